@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what the interop tests need from Debian: Go 1.19, kcp-go 5.6.1 sources
+# (built offline in GOPATH mode) and kcptun. Does nothing when they are already there.
+set -euo pipefail
+
+need=()
+command -v go >/dev/null 2>&1 || need+=(golang-go)
+[ -d /usr/share/gocode/src/github.com/xtaci/kcp-go ] || need+=(golang-github-xtaci-kcp-dev)
+command -v kcptun-server >/dev/null 2>&1 || need+=(kcptun)
+[ ${#need[@]} -eq 0 ] && exit 0
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then SUDO="sudo -n"; else
+        echo "system-deps: need root (or sudo) to install: ${need[*]}" >&2
+        exit 1
+    fi
+fi
+echo "system-deps: installing ${need[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q >/dev/null
+$SUDO apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null

@@ -1,0 +1,26 @@
+"""pykcp: reliable, ordered, encrypted and error-corrected streams over UDP, wire-compatible
+with kcp-go."""
+
+from __future__ import annotations
+
+from pykcp.errors import (
+    ConfigError,
+    KCPError,
+    KCPTimeoutError,
+    PeerGoneError,
+    SessionClosedError,
+)
+from pykcp.snmp import DEFAULT_SNMP, Snmp
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_SNMP",
+    "ConfigError",
+    "KCPError",
+    "KCPTimeoutError",
+    "PeerGoneError",
+    "SessionClosedError",
+    "Snmp",
+    "__version__",
+]
