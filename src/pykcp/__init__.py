@@ -10,12 +10,14 @@ from pykcp.errors import (
     PeerGoneError,
     SessionClosedError,
 )
+from pykcp.kcp import KCP
 from pykcp.snmp import DEFAULT_SNMP, Snmp
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_SNMP",
+    "KCP",
     "ConfigError",
     "KCPError",
     "KCPTimeoutError",

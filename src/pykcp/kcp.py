@@ -1,0 +1,785 @@
+"""The KCP ARQ core: kcp-go's ``kcp.go`` (latest behaviour, wire-identical to 5.6.1), sans-IO.
+
+The core never reads a clock and never touches a socket: every entry point that needs the time
+takes ``now`` (milliseconds, a wrapping u32 clock), and datagrams are collected for the caller,
+who fetches them with :meth:`KCP.take_output`. Sequence numbers and timestamps are u32 values
+that wrap; every ordering test is the signed 32-bit difference, written inline in the hot paths
+as ``(a - b) & 0xFFFFFFFF < 0x80000000`` ("a is not before b").
+
+Bad wire input never raises: :meth:`KCP.input` returns a negative kcp-go error code and leaves
+the state as consistent as kcp-go does (segments before the bad one keep their effects).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections import deque
+from itertools import islice
+
+from pykcp.snmp import Snmp
+
+__all__ = [
+    "ASK_SEND",
+    "ASK_TELL",
+    "CMD_ACK",
+    "CMD_PUSH",
+    "CMD_WASK",
+    "CMD_WINS",
+    "ERR_BAD_CMD",
+    "ERR_BAD_CONV",
+    "ERR_BAD_FRAGMENT",
+    "ERR_BAD_LENGTH",
+    "HEADER",
+    "KCP",
+    "OVERHEAD",
+    "Segment",
+]
+
+RTO_NDL = 30
+RTO_MIN = 100
+RTO_DEF = 200
+RTO_MAX = 60000
+CMD_PUSH = 81
+CMD_ACK = 82
+CMD_WASK = 83
+CMD_WINS = 84
+ASK_SEND = 1
+ASK_TELL = 2
+WND_SND = 32
+WND_RCV = 32
+MTU_DEF = 1400
+INTERVAL = 100
+OVERHEAD = 24
+DEADLINK = 20
+THRESH_INIT = 2
+THRESH_MIN = 2
+PROBE_INIT = 500  # latest kcp-go; 5.6.1 waits 7000 ms
+PROBE_LIMIT = 120000
+FRAGMENT_LIMIT = 255  # kcp-go's Send refuses messages of more fragments
+
+# input() return codes (kcp-go's, plus ERR_BAD_FRAGMENT of our own)
+ERR_BAD_CONV = -1  # also: datagram shorter than one header
+ERR_BAD_LENGTH = -2
+ERR_BAD_CMD = -3
+ERR_BAD_FRAGMENT = -4
+
+HEADER = struct.Struct("<IBBHIIII")  # conv cmd frg wnd ts sn una len
+
+_M32 = 0xFFFFFFFF
+_HALF = 0x80000000
+_DEAD = 0xFFFFFFFF
+_FASTACK_LOCKED = 0xFFFFFFFF  # latest kcp-go: no further fast/early retransmit until an RTO
+
+
+def _diff(later: int, earlier: int) -> int:
+    """Signed 32-bit difference ``later - earlier`` of two wrapping u32 values."""
+    return ((later - earlier + _HALF) & _M32) - _HALF
+
+
+class Segment:
+    """One data segment waiting in snd_queue or in flight in snd_buf."""
+
+    __slots__ = ("acked", "data", "fastack", "frg", "resendts", "rto", "sn", "ts", "xmit")
+
+    def __init__(self, frg: int, data: bytes) -> None:
+        self.frg = frg
+        self.data = data
+        self.sn = 0
+        self.ts = 0
+        self.xmit = 0
+        self.rto = 0
+        self.resendts = 0
+        self.fastack = 0
+        self.acked = False
+
+    def __repr__(self) -> str:
+        return (
+            f"Segment(sn={self.sn}, frg={self.frg}, len={len(self.data)}, xmit={self.xmit}, "
+            f"resendts={self.resendts}, fastack={self.fastack}, acked={self.acked})"
+        )
+
+
+class KCP:
+    """One KCP conversation's ARQ state machine (kcp-go semantics, no I/O, no clock).
+
+    Feed received datagrams to :meth:`input`, queue application data with :meth:`send`, call
+    :meth:`flush` when its previous return value (ms) has elapsed, collect datagrams with
+    :meth:`take_output` and read messages with :meth:`recv`.
+    """
+
+    __slots__ = (
+        "_fastack_pending",
+        "_min_resendts",
+        "_min_stale",
+        "_output",
+        "_unsent",
+        "ack_nodelay",
+        "acklist",
+        "conv",
+        "cwnd",
+        "dead_link",
+        "fastresend",
+        "fragment_limit",
+        "incr",
+        "interval",
+        "mss",
+        "mtu",
+        "nocwnd",
+        "nodelay_mode",
+        "probe",
+        "probe_wait",
+        "rcv_buf",
+        "rcv_nxt",
+        "rcv_queue",
+        "rcv_wnd",
+        "rmt_wnd",
+        "rx_minrto",
+        "rx_rto",
+        "rx_rttvar",
+        "rx_srtt",
+        "snd_buf",
+        "snd_nxt",
+        "snd_queue",
+        "snd_una",
+        "snd_wnd",
+        "snmp",
+        "ssthresh",
+        "state",
+        "stream",
+        "ts_flush",
+        "ts_probe",
+        "updated",
+    )
+
+    def __init__(self, conv: int, *, snmp: Snmp | None = None) -> None:
+        self.conv = conv & _M32
+        self.snmp = snmp if snmp is not None else Snmp()
+        self.mtu = MTU_DEF
+        self.mss = MTU_DEF - OVERHEAD
+        self.state = 0
+        self.snd_una = 0
+        self.snd_nxt = 0
+        self.rcv_nxt = 0
+        self.ssthresh = THRESH_INIT
+        self.rx_srtt = 0
+        self.rx_rttvar = 0
+        self.rx_rto = RTO_DEF
+        self.rx_minrto = RTO_MIN
+        self.snd_wnd = WND_SND
+        self.rcv_wnd = WND_RCV
+        self.rmt_wnd = WND_RCV
+        self.cwnd = 0
+        self.incr = 0
+        self.probe = 0
+        self.ts_probe = 0
+        self.probe_wait = 0
+        self.interval = INTERVAL
+        self.ts_flush = INTERVAL
+        self.nodelay_mode = 0
+        self.updated = False
+        self.dead_link = DEADLINK
+        self.fastresend = 0
+        self.nocwnd = 0
+        self.stream = False
+        self.ack_nodelay = False
+        self.fragment_limit = FRAGMENT_LIMIT
+        self.snd_queue: deque[Segment] = deque()
+        self.snd_buf: deque[Segment] = deque()  # contiguous sn from snd_una to snd_nxt - 1
+        self.rcv_queue: deque[tuple[int, bytes]] = deque()  # (frg, payload), in order
+        self.rcv_buf: dict[int, tuple[int, bytes]] = {}  # sn -> (frg, payload), out of order
+        self.acklist: list[tuple[int, int]] = []  # (sn, ts) in arrival order
+        self._output: list[bytes] = []
+        # Bookkeeping that lets flush() skip the snd_buf scan when nothing can be due; the
+        # datagrams and the returned delay are exactly those of the full scan.
+        self._unsent = 0  # snd_buf segments never transmitted (xmit == 0)
+        self._fastack_pending = False  # some segment may qualify for fast/early retransmit
+        self._min_resendts = 0  # earliest resendts among unacked segments at the last scan
+        self._min_stale = False  # a segment holding _min_resendts left since the last scan
+
+    # ----------------------------------------------------------------- configuration
+
+    def nodelay(self, nodelay: int, interval: int, resend: int, nc: int) -> None:
+        """kcp-go's ``NoDelay``; a negative argument leaves that setting unchanged.
+
+        ``nodelay`` != 0 lowers the minimum RTO to 30 ms and halves the RTO backoff step,
+        ``interval`` (clamped to 10..5000 ms) is the flush period, ``resend`` is the number of
+        duplicate ACKs that triggers a fast retransmit (0 = off), ``nc`` = 1 disables
+        congestion control.
+        """
+        if nodelay >= 0:
+            self.nodelay_mode = nodelay
+            self.rx_minrto = RTO_NDL if nodelay else RTO_MIN
+        if interval >= 0:
+            self.interval = min(max(interval, 10), 5000)
+        if resend >= 0:
+            self.fastresend = resend
+        if nc >= 0:
+            self.nocwnd = nc
+
+    def wndsize(self, snd: int, rcv: int) -> None:
+        """Set the send and receive windows in segments; values <= 0 leave them unchanged."""
+        if snd > 0:
+            self.snd_wnd = snd
+        if rcv > 0:
+            self.rcv_wnd = rcv
+
+    def setmtu(self, mtu: int) -> bool:
+        """Set the largest datagram flush() emits (KCP bytes only); False if mtu <= 24."""
+        if mtu <= OVERHEAD:
+            return False
+        self.mtu = mtu
+        self.mss = mtu - OVERHEAD
+        return True
+
+    @property
+    def dead(self) -> bool:
+        """True once a segment reached ``dead_link`` transmissions (kcp-go state 0xFFFFFFFF)."""
+        return self.state == _DEAD
+
+    # ----------------------------------------------------------------- gauges
+
+    @property
+    def snd_queue_size(self) -> int:
+        """Segments queued by send() that have not entered the send window yet."""
+        return len(self.snd_queue)
+
+    @property
+    def snd_buf_size(self) -> int:
+        """Segments in the send window (in flight, or acked but above snd_una)."""
+        return len(self.snd_buf)
+
+    @property
+    def rcv_queue_size(self) -> int:
+        """In-order segments waiting for recv()."""
+        return len(self.rcv_queue)
+
+    @property
+    def rcv_buf_size(self) -> int:
+        """Out-of-order segments waiting for a gap to fill."""
+        return len(self.rcv_buf)
+
+    def waitsnd(self) -> int:
+        """Segments not yet acknowledged by una: ``len(snd_buf) + len(snd_queue)``."""
+        return len(self.snd_buf) + len(self.snd_queue)
+
+    def wnd_unused(self) -> int:
+        """The free receive window advertised in every segment's ``wnd`` field."""
+        free = self.rcv_wnd - len(self.rcv_queue)
+        return free & 0xFFFF if free > 0 else 0
+
+    # ----------------------------------------------------------------- application side
+
+    def send(self, data: bytes | bytearray | memoryview) -> int:
+        """Queue one message (or, in stream mode, more stream bytes).
+
+        Returns 0, -1 for empty data, or -2 when the message would need more than
+        ``fragment_limit`` fragments (kcp-go: 255). A message is only deliverable if its
+        fragment count also fits the *peer's* receive window (kcp-go default 32); kcp-go
+        sessions sidestep this by sending each mss-sized chunk as its own message, and so
+        should callers, or lower ``fragment_limit`` to the peer's window.
+        """
+        if not isinstance(data, bytes):
+            data = bytes(data)
+        size = len(data)
+        if size == 0:
+            return -1
+        mss = self.mss
+        queue = self.snd_queue
+        room = 0
+        if self.stream and queue:
+            room = mss - len(queue[-1].data)
+            room = min(room, size) if room > 0 else 0
+        rest = size - room
+        count = 1 if rest <= mss else (rest + mss - 1) // mss
+        # Checked before touching the queue: kcp-go appends the stream-mode head first and
+        # may then fail, leaving part of the write queued behind an error.
+        if rest and count > self.fragment_limit:
+            return -2
+        if room:
+            last = queue[-1]
+            last.data += data[:room]
+        if not rest:
+            return 0
+        stream = self.stream
+        pos = room
+        for i in range(count - 1, -1, -1):
+            queue.append(Segment(0 if stream else i, data[pos : pos + mss]))
+            pos += mss
+        return 0
+
+    def peeksize(self) -> int:
+        """Length of the next complete message, or -1 if none is complete."""
+        queue = self.rcv_queue
+        if not queue:
+            return -1
+        frg, payload = queue[0]
+        if frg == 0:
+            return len(payload)
+        if len(queue) < frg + 1:
+            return -1
+        total = 0
+        for frg, payload in queue:
+            total += len(payload)
+            if frg == 0:
+                break
+        return total
+
+    def recv(self) -> bytes | None:
+        """Pop the next complete message (stream mode: the next segment's bytes), or None."""
+        queue = self.rcv_queue
+        if not queue:
+            return None
+        frg, payload = queue[0]
+        if frg == 0:
+            queue.popleft()
+            message = payload
+            recover = len(queue) + 1 >= self.rcv_wnd
+        else:
+            if len(queue) < frg + 1:
+                return None
+            recover = len(queue) >= self.rcv_wnd
+            parts = []
+            while True:
+                frg, payload = queue.popleft()
+                parts.append(payload)
+                if frg == 0:
+                    break
+            message = b"".join(parts)
+        rcv_buf = self.rcv_buf
+        if rcv_buf:
+            self._move_ready()
+        if recover and len(queue) < self.rcv_wnd:
+            # The window just reopened: tell the peer (WINS) without waiting for its probe.
+            self.probe |= ASK_TELL
+        return message
+
+    def _move_ready(self) -> None:
+        rcv_buf = self.rcv_buf
+        queue = self.rcv_queue
+        rcv_wnd = self.rcv_wnd
+        rcv_nxt = self.rcv_nxt
+        while rcv_nxt in rcv_buf and len(queue) < rcv_wnd:
+            queue.append(rcv_buf.pop(rcv_nxt))
+            rcv_nxt = (rcv_nxt + 1) & _M32
+        self.rcv_nxt = rcv_nxt
+
+    def take_output(self) -> list[bytes]:
+        """Datagrams produced since the last call, oldest first (each at most ``mtu`` bytes)."""
+        out = self._output
+        if not out:
+            return []
+        self._output = []
+        return out
+
+    # ----------------------------------------------------------------- wire input
+
+    def input(self, data: bytes | bytearray | memoryview, now: int, regular: bool = True) -> int:
+        """Process one datagram of concatenated segments.
+
+        ``regular`` is False for a datagram rebuilt by FEC: it then neither updates the remote
+        window nor yields an RTT sample. Returns 0, or a negative code: -1 short datagram or
+        wrong conv, -2 ``len`` beyond the datagram, -3 unknown cmd, -4 a PUSH whose fragment
+        count can never fit the receive window. On error, the segments before the bad one
+        keep their effects and the rest of the datagram is ignored. May flush (kcp-go does
+        so when data was acknowledged, a fast retransmit is due, or ACKs fill an mtu).
+        """
+        if not isinstance(data, bytes):
+            data = bytes(data)
+        end = len(data)
+        if end < OVERHEAD:
+            return ERR_BAD_CONV
+        now &= _M32
+        unpack = HEADER.unpack_from
+        my_conv = self.conv
+        snd_buf = self.snd_buf
+        rcv_buf = self.rcv_buf
+        rcv_queue = self.rcv_queue
+        acklist = self.acklist
+        snmp = self.snmp
+        prev_una = self.snd_una
+        want_flush = False
+        has_ack = False
+        latest_ts = 0
+        in_segs = 0
+        off = 0
+        while end - off >= OVERHEAD:
+            conv, cmd, frg, wnd, ts, sn, una, length = unpack(data, off)
+            off += OVERHEAD
+            if conv != my_conv:
+                return ERR_BAD_CONV
+            if end - off < length:
+                return ERR_BAD_LENGTH
+            if cmd == CMD_PUSH:
+                if frg >= self.rcv_wnd:
+                    return ERR_BAD_FRAGMENT
+            elif cmd != CMD_ACK and cmd != CMD_WASK and cmd != CMD_WINS:
+                return ERR_BAD_CMD
+            if regular:
+                self.rmt_wnd = wnd
+            # una beyond snd_nxt acknowledges data never sent: bogus, and kcp-go would
+            # discard the whole window on it, so it is ignored here.
+            if (
+                snd_buf
+                and (una - snd_buf[0].sn - 1) & _M32 < 0x7FFFFFFF
+                and (self.snd_nxt - una) & _M32 < _HALF
+                and self._parse_una(una)
+            ):
+                want_flush = True
+            # kcp-go's shrink_buf
+            self.snd_una = snd_buf[0].sn if snd_buf else self.snd_nxt
+
+            if cmd == CMD_PUSH:
+                rcv_nxt = self.rcv_nxt
+                repeat = True
+                if (sn - rcv_nxt - self.rcv_wnd) & _M32 >= _HALF:
+                    # Inside the window, duplicates below rcv_nxt included: always ACK.
+                    acklist.append((sn, ts))
+                    if (sn - rcv_nxt) & _M32 < _HALF:
+                        if sn == rcv_nxt and not rcv_buf and len(rcv_queue) < self.rcv_wnd:
+                            rcv_queue.append((frg, data[off : off + length]))
+                            self.rcv_nxt = (rcv_nxt + 1) & _M32
+                            repeat = False
+                        elif sn not in rcv_buf:
+                            rcv_buf[sn] = (frg, data[off : off + length])
+                            repeat = False
+                            if sn == rcv_nxt:
+                                self._move_ready()
+                if repeat and regular:
+                    snmp.RepeatSegs += 1
+            elif cmd == CMD_ACK:
+                if snd_buf and (sn - self.snd_una) & _M32 < (self.snd_nxt - self.snd_una) & _M32:
+                    self._parse_ack(sn)
+                    if self._parse_fastack(sn, ts):
+                        want_flush = True
+                has_ack = True
+                latest_ts = ts
+            elif cmd == CMD_WASK:
+                self.probe |= ASK_TELL
+            in_segs += 1
+            off += length
+        snmp.InSegs += in_segs
+
+        if has_ack and regular:
+            rtt = (now - latest_ts) & _M32
+            if rtt < _HALF:
+                self._update_rtt(rtt)
+
+        if not self.nocwnd and (self.snd_una - prev_una - 1) & _M32 < 0x7FFFFFFF:
+            self._grow_cwnd()
+
+        if want_flush:
+            self.flush(now)
+        elif len(acklist) >= self.mtu // OVERHEAD:
+            # ACK clocking: on a link faster than the interval, don't sit on a full mtu of ACKs.
+            self.flush(now, ack_only=True)
+        elif self.ack_nodelay and acklist:
+            self.flush(now, ack_only=True)
+        return 0
+
+    def _parse_una(self, una: int) -> int:
+        """Drop snd_buf segments before ``una``; returns how many were dropped."""
+        snd_buf = self.snd_buf
+        removed = 0
+        min_rs = self._min_resendts
+        stale = False
+        while snd_buf and (una - snd_buf[0].sn - 1) & _M32 < 0x7FFFFFFF:
+            seg = snd_buf.popleft()
+            removed += 1
+            if seg.acked:
+                continue  # its bookkeeping was done when it was marked
+            if seg.xmit == 0:
+                self._unsent -= 1
+            elif seg.resendts == min_rs:
+                stale = True
+        if stale:
+            self._min_stale = True
+        return removed
+
+    def _parse_ack(self, sn: int) -> None:
+        # snd_buf holds consecutive sn starting at snd_una, so the ACKed one is found by index.
+        seg = self.snd_buf[(sn - self.snd_una) & _M32]
+        if not seg.acked:
+            # Only marked: leaving it in place keeps snd_buf contiguous; una removes it.
+            seg.acked = True
+            seg.data = b""
+            if seg.xmit == 0:
+                self._unsent -= 1
+            elif seg.resendts == self._min_resendts:
+                self._min_stale = True
+
+    def _parse_fastack(self, sn: int, ts: int) -> bool:
+        """Count one duplicate ACK for every segment sent no later than the ACKed one."""
+        trigger = False
+        fastresend = self.fastresend
+        count = (sn - self.snd_una) & _M32
+        for seg in islice(self.snd_buf, count):
+            if (seg.ts - ts) & _M32 >= _HALF or seg.ts == ts:
+                fastack = seg.fastack
+                if fastack != _FASTACK_LOCKED:
+                    fastack += 1
+                    seg.fastack = fastack
+                    self._fastack_pending = True
+                    if fastack >= fastresend:
+                        trigger = True
+        return trigger
+
+    def _update_rtt(self, rtt: int) -> None:
+        # kcp-go's RFC 6298-style estimator (not ikcp.c's); >> is an arithmetic shift as in Go.
+        if self.rx_srtt == 0:
+            self.rx_srtt = rtt
+            self.rx_rttvar = rtt >> 1
+        else:
+            delta = rtt - self.rx_srtt
+            self.rx_srtt += delta >> 3
+            delta = abs(delta)
+            if rtt < self.rx_srtt - self.rx_rttvar:
+                # A sample below the expected range gets an 8x smaller weight.
+                self.rx_rttvar += (delta - self.rx_rttvar) >> 5
+            else:
+                self.rx_rttvar += (delta - self.rx_rttvar) >> 2
+        rto = self.rx_srtt + max(self.interval, self.rx_rttvar << 2)
+        self.rx_rto = min(max(self.rx_minrto, rto), RTO_MAX)
+
+    def _grow_cwnd(self) -> None:
+        rmt_wnd = self.rmt_wnd
+        if self.cwnd >= rmt_wnd:
+            return
+        mss = self.mss
+        if self.cwnd < self.ssthresh:
+            self.cwnd += 1
+            self.incr += mss
+        else:
+            if self.incr < mss:
+                self.incr = mss
+            self.incr += (mss * mss) // self.incr + mss // 16
+            if (self.cwnd + 1) * mss <= self.incr:
+                self.cwnd = (self.incr + mss - 1) // mss
+        if self.cwnd > rmt_wnd:
+            self.cwnd = rmt_wnd
+            self.incr = rmt_wnd * mss
+
+    # ----------------------------------------------------------------- wire output
+
+    def flush(self, now: int, ack_only: bool = False) -> int:
+        """Emit pending ACKs, window probes and due data; returns ms until the next useful flush.
+
+        ``ack_only`` is kcp-go's ACK-only flush: ACKs and probes go out and queued data enters
+        the window, but no data segment is (re)transmitted.
+        """
+        now &= _M32
+        conv = self.conv
+        mtu = self.mtu
+        pack = HEADER.pack
+        out = self._output
+        buf = bytearray()
+        wnd = self.rcv_wnd - len(self.rcv_queue)
+        wnd = wnd & 0xFFFF if wnd > 0 else 0
+        una = self.rcv_nxt
+        out_segs = 0
+
+        # 1. ACKs. An ACK below rcv_nxt is redundant with una, except the last one, which
+        #    carries the freshest ts echo (kcp-go's jitter filter).
+        ack_sn = ack_ts = 0
+        acklist = self.acklist
+        if acklist:
+            last = len(acklist) - 1
+            for i, (sn, ts) in enumerate(acklist):
+                if (sn - una) & _M32 < _HALF or i == last:
+                    if len(buf) + OVERHEAD > mtu:
+                        out.append(bytes(buf))
+                        buf.clear()
+                    buf += pack(conv, CMD_ACK, 0, wnd, ts, sn, una, 0)
+                    out_segs += 1
+                    ack_sn, ack_ts = sn, ts
+            acklist.clear()
+
+        # 2. Window probe timer while the peer advertises a zero window.
+        if self.rmt_wnd == 0:
+            if self.probe_wait == 0:
+                self.probe_wait = PROBE_INIT
+                self.ts_probe = (now + PROBE_INIT) & _M32
+            elif (now - self.ts_probe) & _M32 < _HALF:
+                wait = max(self.probe_wait, PROBE_INIT)
+                wait = min(wait + wait // 2, PROBE_LIMIT)
+                self.probe_wait = wait
+                self.ts_probe = (now + wait) & _M32
+                self.probe |= ASK_SEND
+        else:
+            self.ts_probe = 0
+            self.probe_wait = 0
+
+        # 3. Probe commands; they reuse the last ACK's ts and sn, as kcp-go does.
+        probe = self.probe
+        if probe:
+            if probe & ASK_SEND:
+                if len(buf) + OVERHEAD > mtu:
+                    out.append(bytes(buf))
+                    buf.clear()
+                buf += pack(conv, CMD_WASK, 0, wnd, ack_ts, ack_sn, una, 0)
+                out_segs += 1
+            if probe & ASK_TELL:
+                if len(buf) + OVERHEAD > mtu:
+                    out.append(bytes(buf))
+                    buf.clear()
+                buf += pack(conv, CMD_WINS, 0, wnd, ack_ts, ack_sn, una, 0)
+                out_segs += 1
+            self.probe = 0
+
+        # 4. Move queued segments into the window.
+        eff_wnd = min(self.snd_wnd, self.rmt_wnd)
+        if not self.nocwnd:
+            eff_wnd = min(self.cwnd, eff_wnd)
+        new_count = 0
+        snd_queue = self.snd_queue
+        snd_buf = self.snd_buf
+        if snd_queue:
+            snd_nxt = self.snd_nxt
+            limit = (self.snd_una + eff_wnd) & _M32
+            while snd_queue and (snd_nxt - limit) & _M32 >= _HALF:
+                seg = snd_queue.popleft()
+                seg.sn = snd_nxt
+                snd_buf.append(seg)
+                snd_nxt = (snd_nxt + 1) & _M32
+                new_count += 1
+            self.snd_nxt = snd_nxt
+            self._unsent += new_count
+
+        # 5. (Re)transmit data.
+        resent = self.fastresend if self.fastresend > 0 else _M32
+        next_flush = self.interval
+        lost = fast = early = 0
+        if not ack_only and snd_buf:
+            if (
+                self._unsent == 0
+                and not self._fastack_pending
+                and not self._min_stale
+                and (self._min_resendts - now - 1) & _M32 < 0x7FFFFFFF
+            ):
+                # Nothing is new, nothing has duplicate ACKs and the earliest timer is in the
+                # future: the scan below would send nothing, so only its delay is needed.
+                next_flush = min(next_flush, (self._min_resendts - now) & _M32)
+            else:
+                rx_rto = self.rx_rto
+                rto_step = rx_rto // 2 if self.nodelay_mode else rx_rto
+                dead_link = self.dead_link
+                pending = False
+                min_delay = _HALF
+                for seg in snd_buf:
+                    if seg.acked:
+                        continue
+                    fastack = seg.fastack
+                    if seg.xmit == 0:
+                        seg.rto = rx_rto
+                    elif fastack >= resent and fastack != _FASTACK_LOCKED:
+                        seg.fastack = _FASTACK_LOCKED
+                        seg.rto = rx_rto
+                        fast += 1
+                    elif 0 < fastack != _FASTACK_LOCKED and new_count == 0:
+                        seg.fastack = _FASTACK_LOCKED
+                        seg.rto = rx_rto
+                        early += 1
+                    elif (now - seg.resendts) & _M32 < _HALF:
+                        seg.rto += rto_step
+                        seg.fastack = 0
+                        lost += 1
+                    else:
+                        delay = (seg.resendts - now) & _M32
+                        if delay < min_delay:
+                            min_delay = delay
+                        if 0 < fastack != _FASTACK_LOCKED:
+                            pending = True
+                        continue
+                    seg.resendts = (now + seg.rto) & _M32
+                    seg.xmit += 1
+                    seg.ts = now
+                    payload = seg.data
+                    if len(buf) + OVERHEAD + len(payload) > mtu:
+                        out.append(bytes(buf))
+                        buf.clear()
+                    buf += pack(conv, CMD_PUSH, seg.frg, wnd, now, seg.sn, una, len(payload))
+                    buf += payload
+                    out_segs += 1
+                    if seg.xmit >= dead_link:
+                        self.state = _DEAD
+                    delay = seg.rto & _M32
+                    if delay < min_delay:
+                        min_delay = delay
+                self._unsent = 0
+                self._fastack_pending = pending
+                self._min_stale = False
+                if min_delay < _HALF:
+                    self._min_resendts = (now + min_delay) & _M32
+                    if 0 < min_delay < next_flush:
+                        next_flush = min_delay
+                else:
+                    self._min_resendts = now  # nothing unacked: no timer to wait for
+
+        if buf:
+            out.append(bytes(buf))
+
+        # 6. Counters and congestion window.
+        snmp = self.snmp
+        snmp.OutSegs += out_segs
+        if lost or fast or early:
+            snmp.LostSegs += lost
+            snmp.FastRetransSegs += fast
+            snmp.EarlyRetransSegs += early
+            snmp.RetransSegs += lost + fast + early
+        snmp.RingBufferSndQueue = len(snd_queue)
+        snmp.RingBufferRcvQueue = len(self.rcv_queue)
+        snmp.RingBufferSndBuffer = len(snd_buf)
+        if not self.nocwnd:
+            if fast or early:
+                inflight = (self.snd_nxt - self.snd_una) & _M32
+                self.ssthresh = max(inflight // 2, THRESH_MIN)
+                # With fast resend off, resent is 0xFFFFFFFF and this wraps to ssthresh - 1,
+                # exactly as kcp-go's u32 arithmetic does.
+                self.cwnd = (self.ssthresh + resent) & _M32
+                self.incr = (self.cwnd * self.mss) & _M32
+            if lost:
+                self.ssthresh = max(eff_wnd // 2, THRESH_MIN)
+                self.cwnd = 1
+                self.incr = self.mss
+            if self.cwnd < 1:
+                self.cwnd = 1
+                self.incr = self.mss
+        return next_flush
+
+    # ----------------------------------------------------------------- C-style scheduling
+
+    def update(self, now: int) -> None:
+        """ikcp_update: flush if the interval timer (``ts_flush``) is due."""
+        now &= _M32
+        if not self.updated:
+            self.updated = True
+            self.ts_flush = now
+        slap = _diff(now, self.ts_flush)
+        if slap >= 10000 or slap < -10000:
+            self.ts_flush = now
+            slap = 0
+        if slap >= 0:
+            self.ts_flush = (self.ts_flush + self.interval) & _M32
+            if _diff(now, self.ts_flush) >= 0:
+                self.ts_flush = (now + self.interval) & _M32
+            self.flush(now)
+
+    def check(self, now: int) -> int:
+        """ikcp_check: the (u32) time at which :meth:`update` should next be called."""
+        now &= _M32
+        if not self.updated:
+            return now
+        ts_flush = self.ts_flush
+        slap = _diff(now, ts_flush)
+        if slap >= 10000 or slap < -10000:
+            ts_flush = now
+        if _diff(now, ts_flush) >= 0:
+            return now
+        tm_flush = _diff(ts_flush, now)
+        tm_packet = 0x7FFFFFFF
+        for seg in self.snd_buf:
+            delay = _diff(seg.resendts, now)
+            if delay <= 0:
+                return now
+            tm_packet = min(tm_packet, delay)
+        minimal = min(tm_packet, tm_flush, self.interval)
+        return (now + minimal) & _M32
