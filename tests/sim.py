@@ -41,6 +41,7 @@ class Link:
     sent: int = 0
     dropped: int = 0
     delivered: int = 0
+    trace: list[tuple[int, bytes]] | None = None  # set to a list to record every send
     _queue: list[tuple[int, int, bytes]] = field(default_factory=list)
     _seq: int = 0
     _last_delivery: int = 0
@@ -48,6 +49,8 @@ class Link:
     def send(self, now: int, datagram: bytes) -> None:
         cfg = self.config
         self.sent += 1
+        if self.trace is not None:
+            self.trace.append((now, datagram))
         copies = 2 if cfg.duplicate and self.rng.random() < cfg.duplicate else 1
         for _ in range(copies):
             if cfg.loss and self.rng.random() < cfg.loss:
