@@ -667,28 +667,33 @@ class KCP:
                 for seg in snd_buf:
                     if seg.acked:
                         continue
-                    fastack = seg.fastack
-                    if seg.xmit == 0:
-                        seg.rto = rx_rto
-                    elif fastack >= resent and fastack != _FASTACK_LOCKED:
-                        seg.fastack = _FASTACK_LOCKED
-                        seg.rto = rx_rto
-                        fast += 1
-                    elif 0 < fastack != _FASTACK_LOCKED and new_count == 0:
-                        seg.fastack = _FASTACK_LOCKED
-                        seg.rto = rx_rto
-                        early += 1
-                    elif (now - seg.resendts) & _M32 < _HALF:
-                        seg.rto += rto_step
-                        seg.fastack = 0
-                        lost += 1
+                    if seg.xmit:
+                        fastack = seg.fastack
+                        if (
+                            fastack
+                            and fastack != _FASTACK_LOCKED
+                            and (fastack >= resent or new_count == 0)
+                        ):
+                            # fast retransmit, or early retransmit when no new data flows
+                            seg.fastack = _FASTACK_LOCKED
+                            seg.rto = rx_rto
+                            if fastack >= resent:
+                                fast += 1
+                            else:
+                                early += 1
+                        else:
+                            delay = (seg.resendts - now) & _M32
+                            if 0 < delay <= _HALF:  # not due: the common case
+                                if delay < min_delay:
+                                    min_delay = delay
+                                if fastack and fastack != _FASTACK_LOCKED:
+                                    pending = True
+                                continue
+                            seg.rto += rto_step
+                            seg.fastack = 0
+                            lost += 1
                     else:
-                        delay = (seg.resendts - now) & _M32
-                        if delay < min_delay:
-                            min_delay = delay
-                        if 0 < fastack != _FASTACK_LOCKED:
-                            pending = True
-                        continue
+                        seg.rto = rx_rto
                     seg.resendts = (now + seg.rto) & _M32
                     seg.xmit += 1
                     seg.ts = now
