@@ -85,13 +85,29 @@ def _configure_socket(sock: socket.socket, config: Config) -> None:
         (socket.SO_RCVBUF, config.read_buffer),
         (socket.SO_SNDBUF, config.write_buffer),
     ):
-        if size:
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, option, size)
-            except OSError:  # a capped system limit is not fatal; the OS keeps what it allows
-                pass
+        _set_buffer(sock, option, size)
     if config.dscp is not None:
         _set_dscp(sock, config.dscp)
+
+
+_FORCE_OPTION = {
+    socket.SO_RCVBUF: getattr(socket, "SO_RCVBUFFORCE", None),
+    socket.SO_SNDBUF: getattr(socket, "SO_SNDBUFFORCE", None),
+}
+
+
+def _set_buffer(sock: socket.socket, option: int, size: int) -> None:
+    """Set a socket buffer; past Linux's rmem_max/wmem_max when privileged (as kcptun
+    users configure it), else as large as the OS allows."""
+    if not size:
+        return
+    forced = _FORCE_OPTION.get(option)
+    if forced is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, forced, size)
+            return
+    with contextlib.suppress(OSError):  # a capped limit is not fatal
+        sock.setsockopt(socket.SOL_SOCKET, option, size)
 
 
 def _set_dscp(sock: socket.socket, dscp: int) -> None:
@@ -247,8 +263,9 @@ class KCPSession:
         self._scheduler: Scheduler = get_scheduler(loop)
         self._listener = listener
         self._leftover = b""
-        self._read_waiter: asyncio.Future[None] | None = None
-        self._write_waiter: asyncio.Future[None] | None = None
+        # Several tasks (or blocking-API threads) may wait at once: all are woken to re-check.
+        self._read_waiters: list[asyncio.Future[None]] = []
+        self._write_waiters: list[asyncio.Future[None]] = []
         self._read_deadline: float | None = None
         self._write_deadline: float | None = None
         self._transport: KCPTransport | None = None
@@ -330,12 +347,12 @@ class KCPSession:
     def set_read_buffer(self, size: int) -> None:
         if self._listener is not None:
             raise KCPError("invalid operation: buffers are set on the listener")
-        self._endpoint.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+        _set_buffer(self._endpoint.sock, socket.SO_RCVBUF, size)
 
     def set_write_buffer(self, size: int) -> None:
         if self._listener is not None:
             raise KCPError("invalid operation: buffers are set on the listener")
-        self._endpoint.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+        _set_buffer(self._endpoint.sock, socket.SO_SNDBUF, size)
 
     def set_oob_handler(self, handler: Callable[[bytes], None] | None) -> None:
         """Receive out-of-band datagrams (latest kcp-go's SetOOBHandler)."""
@@ -353,11 +370,11 @@ class KCPSession:
 
     def set_read_deadline(self, deadline: float | None) -> None:
         self._read_deadline = deadline
-        _wake(self._read_waiter)
+        _wake_all(self._read_waiters)
 
     def set_write_deadline(self, deadline: float | None) -> None:
         self._write_deadline = deadline
-        _wake(self._write_waiter)
+        _wake_all(self._write_waiters)
 
     # -- data --
 
@@ -375,11 +392,7 @@ class KCPSession:
                 return data
             if self._core.closed:
                 raise self._core.error or SessionClosedError("session is closed")
-            self._read_waiter = self._loop.create_future()
-            try:
-                await self._wait(self._read_waiter, self._read_deadline)
-            finally:
-                self._read_waiter = None
+            await self._wait(self._read_waiters, self._read_deadline)
 
     async def readexactly(self, n: int) -> bytes:
         """Exactly *n* bytes (io.ReadFull)."""
@@ -416,11 +429,7 @@ class KCPSession:
                 raise core.error or SessionClosedError("session is closed")
             if core.writable:
                 break
-            self._write_waiter = self._loop.create_future()
-            try:
-                await self._wait(self._write_waiter, self._write_deadline)
-            finally:
-                self._write_waiter = None
+            await self._wait(self._write_waiters, self._write_deadline)
         return self.write_nowait(data)
 
     async def write_buffers(self, buffers: Iterable[bytes | bytearray | memoryview]) -> int:
@@ -434,20 +443,8 @@ class KCPSession:
         self._pump(now)
         return size
 
-    async def _wait(self, waiter: asyncio.Future[None], deadline: float | None) -> None:
-        if deadline is None:
-            await waiter
-            return
-        remaining = deadline - self._loop.time()
-        if remaining <= 0:
-            raise KCPTimeoutError("timeout")
-        handle = self._loop.call_at(deadline, _wake, waiter)
-        try:
-            await waiter
-        finally:
-            handle.cancel()
-        if self._loop.time() >= deadline:
-            raise KCPTimeoutError("timeout")
+    async def _wait(self, waiters: list[asyncio.Future[None]], deadline: float | None) -> None:
+        await _wait_for_wake(self._loop, waiters, deadline)
 
     # -- plumbing --
 
@@ -479,14 +476,14 @@ class KCPSession:
             transport._deliver(now)
             transport._check_writable()
         else:
-            if self._read_waiter is not None and core.readable:
-                _wake(self._read_waiter)
-            if self._write_waiter is not None and core.writable:
-                _wake(self._write_waiter)
+            if self._read_waiters and core.readable:
+                _wake_all(self._read_waiters)
+            if self._write_waiters and core.writable:
+                _wake_all(self._write_waiters)
 
     def _wake_writer(self) -> None:
-        if self._write_waiter is not None and self._core.writable:
-            _wake(self._write_waiter)
+        if self._write_waiters and self._core.writable:
+            _wake_all(self._write_waiters)
 
     def _finish(self) -> None:
         """The core closed (locally, dead peer, or replaced): release everything once."""
@@ -494,8 +491,8 @@ class KCPSession:
             return
         self._finished = True
         self._scheduler.cancel(self)
-        _wake(self._read_waiter)
-        _wake(self._write_waiter)
+        _wake_all(self._read_waiters)
+        _wake_all(self._write_waiters)
         if self._listener is not None:
             self._listener._session_closed(self)
         else:
@@ -535,6 +532,33 @@ class KCPSession:
 def _wake(waiter: asyncio.Future[None] | None) -> None:
     if waiter is not None and not waiter.done():
         waiter.set_result(None)
+
+
+async def _wait_for_wake(
+    loop: asyncio.AbstractEventLoop, waiters: list[asyncio.Future[None]], deadline: float | None
+) -> None:
+    """Sleep until woken through *waiters* or until *deadline* (then KCPTimeoutError)."""
+    if deadline is not None and deadline <= loop.time():
+        raise KCPTimeoutError("timeout")
+    waiter: asyncio.Future[None] = loop.create_future()
+    waiters.append(waiter)
+    handle = None if deadline is None else loop.call_at(deadline, _wake, waiter)
+    try:
+        await waiter
+    finally:
+        if handle is not None:
+            handle.cancel()
+        if waiter in waiters:
+            waiters.remove(waiter)
+    if deadline is not None and loop.time() >= deadline:
+        raise KCPTimeoutError("timeout")
+
+
+def _wake_all(waiters: list[asyncio.Future[None]]) -> None:
+    for waiter in waiters:
+        if not waiter.done():
+            waiter.set_result(None)
+    waiters.clear()
 
 
 # -- transport -----------------------------------------------------------------------------
@@ -813,7 +837,7 @@ class KCPListener:
         self._config = config
         self._core = ListenerCore(config)
         self._on_session = on_session
-        self._accept_waiter: asyncio.Future[None] | None = None
+        self._accept_waiters: list[asyncio.Future[None]] = []
         self._deadline: float | None = None
         self._error: KCPError | None = None
         self._sessions: set[KCPSession] = set()
@@ -860,7 +884,7 @@ class KCPListener:
                 core.accept_queue.remove(session)
                 self._on_session(wrapper)
             else:
-                _wake(self._accept_waiter)
+                _wake_all(self._accept_waiters)
         return session
 
     def _batch_done(self, touched: set[Session], now: int) -> None:
@@ -887,16 +911,16 @@ class KCPListener:
 
     def set_read_deadline(self, deadline: float | None) -> None:
         self._deadline = deadline
-        _wake(self._accept_waiter)
+        _wake_all(self._accept_waiters)
 
     def set_write_deadline(self, deadline: float | None) -> None:
         raise KCPError("invalid operation")
 
     def set_read_buffer(self, size: int) -> None:
-        self._endpoint.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+        _set_buffer(self._endpoint.sock, socket.SO_RCVBUF, size)
 
     def set_write_buffer(self, size: int) -> None:
-        self._endpoint.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+        _set_buffer(self._endpoint.sock, socket.SO_SNDBUF, size)
 
     def set_dscp(self, dscp: int) -> None:
         _set_dscp(self._endpoint.sock, dscp)
@@ -912,21 +936,7 @@ class KCPListener:
                 return owner
             if core.closed:
                 raise self._error or SessionClosedError("listener is closed")
-            waiter = self._accept_waiter = self._loop.create_future()
-            try:
-                deadline = self._deadline
-                if deadline is None:
-                    await waiter
-                else:
-                    if deadline <= self._loop.time():
-                        raise KCPTimeoutError("timeout")
-                    handle = self._loop.call_at(deadline, _wake, waiter)
-                    try:
-                        await waiter
-                    finally:
-                        handle.cancel()
-            finally:
-                self._accept_waiter = None
+            await _wait_for_wake(self._loop, self._accept_waiters, self._deadline)
 
     def close(self) -> None:
         """Stop accepting, close this listener's sessions and its owned socket [Close].
@@ -941,7 +951,7 @@ class KCPListener:
             if not session.closed:
                 session.close()
         self._endpoint.close()
-        _wake(self._accept_waiter)
+        _wake_all(self._accept_waiters)
         if not self._closed_waiter.done():
             self._closed_waiter.set_result(None)
 

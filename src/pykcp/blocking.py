@@ -1,0 +1,358 @@
+"""Blocking, socket-like API for threaded code.
+
+Every session and listener of the process runs on ONE background I/O thread (an asyncio loop
+in a daemon thread, started on first use); the objects here are thread-safe handles that
+submit work to it and wait. Timeouts follow the socket module: ``settimeout(None)`` blocks,
+a number of seconds raises :class:`~pykcp.errors.KCPTimeoutError` (a ``TimeoutError``, like
+``socket.timeout``) when it passes.
+
+    with pykcp.blocking.dial(("127.0.0.1", 9000), config) as conn:
+        conn.sendall(b"hello")
+        print(conn.recv(1024))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import io
+import socket
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from pykcp import aio
+from pykcp.config import Config
+from pykcp.errors import KCPTimeoutError
+from pykcp.session import Address
+from pykcp.snmp import Snmp
+
+__all__ = ["KCPConnection", "KCPListener", "dial", "io_loop", "listen"]
+
+T = TypeVar("T")
+
+
+class _IOThread:
+    """The process-wide event loop thread."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._run, name="pykcp-io", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def run(self, make: Callable[[], Awaitable[T]], timeout: float | None = None) -> T:
+        """Run the coroutine *make()* on the I/O thread and wait for its result."""
+        if threading.current_thread() is self.thread:
+            raise RuntimeError("pykcp.blocking called from its own I/O thread; use pykcp.aio")
+
+        async def bounded() -> T:
+            if timeout is None:
+                return await make()
+            try:
+                return await asyncio.wait_for(make(), timeout)
+            except TimeoutError as exc:
+                if isinstance(exc, KCPTimeoutError):
+                    raise
+                raise KCPTimeoutError("timeout") from None
+
+        future = asyncio.run_coroutine_threadsafe(_as_coroutine(bounded), self.loop)
+        try:
+            return future.result()
+        except BaseException:
+            future.cancel()
+            raise
+
+    def call(self, function: Callable[[], T]) -> T:
+        """Run a plain function on the I/O thread (where all pykcp state lives)."""
+        if threading.current_thread() is self.thread:
+            return function()
+        result: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def invoke() -> None:
+            try:
+                result.set_result(function())
+            except BaseException as exc:
+                result.set_exception(exc)
+
+        self.loop.call_soon_threadsafe(invoke)
+        return result.result()
+
+
+async def _as_coroutine(make: Callable[[], Awaitable[T]]) -> T:
+    return await make()
+
+
+_io: _IOThread | None = None
+_io_lock = threading.Lock()
+
+
+def _io_thread() -> _IOThread:
+    global _io
+    with _io_lock:
+        if _io is None or not _io.thread.is_alive():
+            _io = _IOThread()
+        return _io
+
+
+def io_loop() -> asyncio.AbstractEventLoop:
+    """The event loop of the background I/O thread (started on first call)."""
+    return _io_thread().loop
+
+
+_UNSET: Any = object()
+
+
+class KCPConnection:
+    """A blocking KCP session with a socket-like interface (see :func:`dial`).
+
+    KCP has no FIN: ``recv`` never returns ``b""`` because the peer hung up. It raises
+    :class:`~pykcp.errors.SessionClosedError` once this side closed (after queued data is
+    read) and :class:`~pykcp.errors.PeerGoneError` when the configured idle or dead-link
+    timeout declares the peer gone.
+    """
+
+    def __init__(self, session: aio.KCPSession, io_thread: _IOThread, timeout: float | None):
+        self._session = session
+        self._io = io_thread
+        self._timeout = timeout
+        self._closed = False
+
+    @property
+    def session(self) -> aio.KCPSession:
+        """The asyncio session underneath (only touch it on :func:`io_loop`)."""
+        return self._session
+
+    @property
+    def conv(self) -> int:
+        return self._session.conv
+
+    @property
+    def snmp(self) -> Snmp:
+        return self._session.snmp
+
+    def getpeername(self) -> Address:
+        return self._session.remote_address
+
+    def getsockname(self) -> Address:
+        return self._io.call(lambda: self._session.local_address)
+
+    def settimeout(self, timeout: float | None) -> None:
+        """Seconds each blocking call may take (None: no limit)."""
+        if timeout is not None and timeout < 0:
+            raise ValueError("timeout must be >= 0 or None")
+        self._timeout = timeout
+
+    def gettimeout(self) -> float | None:
+        return self._timeout
+
+    def setblocking(self, flag: bool) -> None:
+        self._timeout = None if flag else 0.0
+
+    def _run(self, make: Callable[[], Awaitable[T]], timeout: float | None = _UNSET) -> T:
+        return self._io.run(make, self._timeout if timeout is _UNSET else timeout)
+
+    def send(self, data: bytes | bytearray | memoryview) -> int:
+        """Queue all of *data* (waits while KCP's send window is full); returns its length."""
+        payload = bytes(data)
+        return self._run(lambda: self._session.write(payload))
+
+    def sendall(self, data: bytes | bytearray | memoryview) -> None:
+        self.send(data)
+
+    def recv(self, bufsize: int) -> bytes:
+        """Up to *bufsize* bytes, waiting until some arrive."""
+        if bufsize <= 0:
+            return b""
+        return self._run(lambda: self._session.read(bufsize))
+
+    def recv_into(self, buffer: bytearray | memoryview, nbytes: int = 0) -> int:
+        view = memoryview(buffer).cast("B")
+        size = nbytes or len(view)
+        data = self.recv(size)
+        view[: len(data)] = data
+        return len(data)
+
+    def recvexactly(self, size: int) -> bytes:
+        """Exactly *size* bytes (the timeout applies to the whole call)."""
+        return self._run(lambda: self._session.readexactly(size))
+
+    def makefile(
+        self,
+        mode: str = "r",
+        buffering: int | None = None,
+        *,
+        encoding: str | None = None,
+        errors: str | None = None,
+        newline: str | None = None,
+    ) -> Any:
+        """A file object over the connection, like :meth:`socket.socket.makefile`."""
+        if not set(mode) <= {"r", "w", "b"}:
+            raise ValueError(f"invalid mode {mode!r} (only 'r', 'w', 'b')")
+        reading = "r" in mode
+        writing = "w" in mode
+        if not (reading or writing):
+            raise ValueError("mode must contain 'r' or 'w'")
+        raw = _RawConnectionIO(self, reading, writing)
+        if buffering is None:
+            buffering = -1
+        if buffering < 0:
+            buffering = io.DEFAULT_BUFFER_SIZE
+        if buffering == 0:
+            if "b" not in mode:
+                raise ValueError("unbuffered streams must be binary")
+            return raw
+        buffered: io.BufferedIOBase
+        if reading and writing:
+            buffered = io.BufferedRWPair(raw, raw, buffering)
+        elif reading:
+            buffered = io.BufferedReader(raw, buffering)
+        else:
+            buffered = io.BufferedWriter(raw, buffering)
+        if "b" in mode:
+            return buffered
+        text = io.TextIOWrapper(buffered, encoding, errors, newline)  # type: ignore[type-var]
+        text.mode = mode  # type: ignore[misc]
+        return text
+
+    # kcp-go option setters, run on the I/O thread
+
+    def set_nodelay(self, nodelay: int, interval: int, resend: int, nc: int) -> None:
+        self._io.call(lambda: self._session.set_nodelay(nodelay, interval, resend, nc))
+
+    def set_window_size(self, sndwnd: int, rcvwnd: int) -> None:
+        self._io.call(lambda: self._session.set_window_size(sndwnd, rcvwnd))
+
+    def set_mtu(self, mtu: int) -> bool:
+        return self._io.call(lambda: self._session.set_mtu(mtu))
+
+    def set_stream_mode(self, enable: bool) -> None:
+        self._io.call(lambda: self._session.set_stream_mode(enable))
+
+    def set_write_delay(self, enable: bool) -> None:
+        self._io.call(lambda: self._session.set_write_delay(enable))
+
+    def set_ack_nodelay(self, enable: bool) -> None:
+        self._io.call(lambda: self._session.set_ack_nodelay(enable))
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Close the session (idempotent, like socket.close)."""
+        if self._closed:
+            return
+        self._closed = True
+
+        def shut() -> None:
+            if not self._session.closed:
+                self._session.close()
+
+        self._io.call(shut)
+
+    def __enter__(self) -> KCPConnection:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<pykcp.blocking.KCPConnection conv={self.conv:#010x}>"
+
+
+class _RawConnectionIO(io.RawIOBase):
+    def __init__(self, conn: KCPConnection, reading: bool, writing: bool) -> None:
+        super().__init__()
+        self._conn = conn
+        self._reading = reading
+        self._writing = writing
+
+    def readable(self) -> bool:
+        return self._reading
+
+    def writable(self) -> bool:
+        return self._writing
+
+    def readinto(self, buffer: Any) -> int:
+        return self._conn.recv_into(buffer)
+
+    def write(self, data: Any) -> int:
+        return self._conn.send(data)
+
+
+class KCPListener:
+    """A blocking listener (see :func:`listen`)."""
+
+    def __init__(self, listener: aio.KCPListener, io_thread: _IOThread) -> None:
+        self._listener = listener
+        self._io = io_thread
+        self._closed = False
+
+    @property
+    def listener(self) -> aio.KCPListener:
+        return self._listener
+
+    @property
+    def address(self) -> Address:
+        return self._io.call(lambda: self._listener.local_address)
+
+    def getsockname(self) -> Address:
+        return self.address
+
+    @property
+    def snmp(self) -> Snmp:
+        return self._listener.snmp
+
+    def accept(self, timeout: float | None = None) -> KCPConnection:
+        """The next new session (waits up to *timeout* seconds; None: forever)."""
+        session = self._io.run(self._listener.accept, timeout)
+        return KCPConnection(session, self._io, None)
+
+    def close(self) -> None:
+        """Close the listener and its sessions (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+
+        def shut() -> None:
+            if not self._listener.closed:
+                self._listener.close()
+
+        self._io.call(shut)
+
+    def __enter__(self) -> KCPListener:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def dial(
+    addr: aio.HostPort,
+    config: Config | None = None,
+    timeout: float | None = None,
+    *,
+    local_addr: tuple[str, int] | None = None,
+    sock: socket.socket | None = None,
+) -> KCPConnection:
+    """Open a client session; *timeout* becomes the connection's default (settimeout)."""
+    io_thread = _io_thread()
+    session = io_thread.run(lambda: aio.dial(addr, config, local_addr=local_addr, sock=sock))
+    return KCPConnection(session, io_thread, timeout)
+
+
+def listen(
+    addr: aio.HostPort | None = None,
+    config: Config | None = None,
+    *,
+    sock: socket.socket | None = None,
+    reuse_port: bool = False,
+) -> KCPListener:
+    """Listen for KCP sessions on *addr* (or over an existing UDP socket)."""
+    io_thread = _io_thread()
+    listener = io_thread.run(lambda: aio.listen(addr, config, sock=sock, reuse_port=reuse_port))
+    return KCPListener(listener, io_thread)
