@@ -3,6 +3,16 @@ with kcp-go."""
 
 from __future__ import annotations
 
+from pykcp.aio import (
+    KCPListener,
+    KCPServer,
+    KCPSession,
+    dial,
+    listen,
+    open_connection,
+    start_server,
+)
+from pykcp.config import Config
 from pykcp.errors import (
     ConfigError,
     KCPError,
@@ -18,11 +28,19 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_SNMP",
     "KCP",
+    "Config",
     "ConfigError",
     "KCPError",
+    "KCPListener",
+    "KCPServer",
+    "KCPSession",
     "KCPTimeoutError",
     "PeerGoneError",
     "SessionClosedError",
     "Snmp",
     "__version__",
+    "dial",
+    "listen",
+    "open_connection",
+    "start_server",
 ]
