@@ -1,0 +1,103 @@
+"""pykcp.Config: presets, defaults, validation, cipher construction."""
+
+from __future__ import annotations
+
+import pytest
+
+from pykcp import Config, ConfigError
+from pykcp.config import PRESETS
+
+
+def test_defaults_are_kcp_go_defaults() -> None:
+    config = Config()
+    assert config.timing() == (0, 100, 0, 0)
+    assert (config.sndwnd, config.rcvwnd, config.mtu) == (32, 32, 1400)
+    assert not config.fec_enabled
+    assert config.make_crypt() is None
+    assert config.read_buffer == config.write_buffer == 4 * 1024 * 1024
+    assert config.accept_backlog == 128
+
+
+@pytest.mark.parametrize(
+    ("mode", "timing"),
+    [
+        ("normal", (0, 40, 2, 1)),
+        ("fast", (0, 30, 2, 1)),
+        ("fast2", (1, 20, 2, 1)),
+        ("fast3", (1, 10, 2, 1)),
+    ],
+)
+def test_kcptun_presets(mode: str, timing: tuple[int, int, int, int]) -> None:
+    assert PRESETS[mode] == timing
+    assert Config.preset(mode).timing() == timing
+    assert Config(mode=mode).timing() == timing
+
+
+def test_explicit_values_override_the_preset() -> None:
+    config = Config.preset("fast2", interval=15, sndwnd=1024)
+    assert config.timing() == (1, 15, 2, 1)
+    assert config.sndwnd == 1024
+    assert config.replace(mode="normal").timing() == (0, 15, 2, 1)
+
+
+def test_fec_needs_both_shard_counts() -> None:
+    assert Config(data_shards=10, parity_shards=3).fec_enabled
+    assert not Config(data_shards=10, parity_shards=0).fec_enabled
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"mode": "turbo"},
+        {"mtu": 1501},
+        {"mtu": 49},
+        {"sndwnd": 0},
+        {"rcvwnd": 70000},
+        {"interval": 0},
+        {"nodelay": 5},
+        {"data_shards": 200, "parity_shards": 100},
+        {"data_shards": -1},
+        {"dscp": 64},
+        {"idle_timeout": 0},
+        {"dead_link_timeout": -1.0},
+        {"crypt": "rot13", "key": "k"},
+        {"crypt": "aes"},
+        {"mtu": True},
+        {"accept_backlog": 0},
+    ],
+)
+def test_invalid_values_raise_config_error(options: dict[str, object]) -> None:
+    with pytest.raises(ConfigError):
+        Config(**options)  # type: ignore[arg-type]
+
+
+def test_config_error_is_a_value_error() -> None:
+    with pytest.raises(ValueError):
+        Config(mtu=10)
+
+
+def test_password_is_derived_like_kcptun_and_bytes_key_used_as_is() -> None:
+    from pykcp.crypt import AESBlockCrypt, derive_key, new_crypt
+
+    by_password = Config(crypt="aes", key="it's a secrect").make_crypt()
+    assert isinstance(by_password, AESBlockCrypt)
+    expected = new_crypt("aes", derive_key("it's a secrect"))
+    assert expected is not None
+    sample = bytes(range(40))
+    assert by_password.encrypt(sample) == expected.encrypt(sample)
+    raw = Config(crypt="aes", key=derive_key("it's a secrect")).make_crypt()
+    assert raw is not None and raw.encrypt(sample) == expected.encrypt(sample)
+
+
+def test_null_cipher_means_no_crypto_layer_and_objects_pass_through() -> None:
+    from pykcp.crypt import new_crypt
+
+    assert Config(crypt="null").make_crypt() is None
+    cipher = new_crypt("salsa20", bytes(32))
+    assert Config(crypt=cipher).make_crypt() is cipher
+
+
+def test_config_is_immutable() -> None:
+    config = Config()
+    with pytest.raises(AttributeError):
+        config.mtu = 1200  # type: ignore[misc]

@@ -1,0 +1,330 @@
+"""The sans-IO session and listener (pykcp.session): pipeline sizes, demultiplexing rules,
+liveness, counters. Time is simulated; no sockets."""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+
+import pytest
+
+from pykcp import DEFAULT_SNMP, Config, PeerGoneError, SessionClosedError
+from pykcp.session import ListenerCore, Session
+
+CLIENT = ("127.0.0.1", 40000)
+SERVER = ("127.0.0.1", 50000)
+PASSWORD = "pykcp-test"
+
+
+def _has_fec() -> bool:
+    try:
+        import pykcp.fec  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+needs_fec = pytest.mark.skipif(not _has_fec(), reason="pykcp.fec not available yet")
+
+
+class Link:
+    """A client Session and a ListenerCore joined by a perfect in-memory wire."""
+
+    def __init__(self, client_config: Config, server_config: Config | None = None) -> None:
+        self.now = 1_000_000
+        self.client = Session(
+            0x1234, client_config, self.now, remote=SERVER, crypt=client_config.make_crypt()
+        )
+        self.listener = ListenerCore(server_config or client_config)
+        self.sizes: list[int] = []
+
+    @property
+    def server(self) -> Session:
+        return self.listener.sessions[(CLIENT[0], CLIENT[1])]
+
+    def step(self, ms: int = 10) -> None:
+        for datagram in self.client.datagrams_to_send():
+            self.sizes.append(len(datagram))
+            self.listener.datagram_received(datagram, CLIENT, self.now)
+        for session in list(self.listener.sessions.values()):
+            for datagram in session.datagrams_to_send():
+                self.sizes.append(len(datagram))
+                self.client.datagram_received(datagram, self.now)
+            session.input_done(self.now)
+        self.client.input_done(self.now)
+        self.now += ms
+        for session in [self.client, *self.listener.sessions.values()]:
+            deadline = session.next_deadline()
+            if deadline is not None and deadline <= self.now:
+                session.on_timer(self.now)
+
+    def drain_server(self, into: bytearray) -> int:
+        """Move what the server session received into *into*; the total length."""
+        if (CLIENT[0], CLIENT[1]) in self.listener.sessions:
+            into += _drain(self.server, self.now)
+        return len(into)
+
+    def run_until(self, condition: object, steps: int = 2000) -> None:
+        for _ in range(steps):
+            if callable(condition) and condition():
+                return
+            self.step()
+        raise AssertionError("condition not reached")
+
+
+def _drain(session: Session, now: int) -> bytes:
+    parts = []
+    while (chunk := session.recv(now)) is not None:
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+@pytest.mark.parametrize(
+    ("crypt", "fec", "mss"),
+    [
+        (None, False, 1376),
+        (None, True, 1368),
+        ("aes", False, 1356),
+        ("aes", True, 1348),
+        ("none", True, 1348),
+        ("aes-128-gcm", False, 1348),
+        ("aes-128-gcm", True, 1340),
+    ],
+)
+def test_mss_table_and_datagram_size(crypt: str | None, fec: bool, mss: int) -> None:
+    """session.md §2: KCP mtu = 1400 - headers; no datagram exceeds 1400."""
+    if fec and not _has_fec():
+        pytest.skip("pykcp.fec not available yet")
+    config = Config(
+        crypt=crypt,
+        key=PASSWORD if crypt else None,
+        data_shards=10 if fec else 0,
+        parity_shards=3 if fec else 0,
+        sndwnd=256,
+        rcvwnd=256,
+    )
+    link = Link(config)
+    assert link.client.kcp.mss == mss
+    payload = os.urandom(200_000)
+    link.client.send(payload, link.now)
+    received = bytearray()
+    link.run_until(lambda: link.drain_server(received) >= len(payload))
+    assert bytes(received) == payload
+    assert max(link.sizes) == 1400
+
+
+def test_write_is_cut_at_mss_so_every_fragment_id_is_zero() -> None:
+    link = Link(Config(sndwnd=64, rcvwnd=64, nc=1))
+    link.client.send(b"x" * 5000, link.now)
+    link.run_until(lambda: CLIENT in link.listener.sessions and link.server.readable)
+    server = link.server
+    # Four segments arrived as four separate messages: frg 0 each, as kcp-go sends.
+    messages = []
+    while (message := server.recv(link.now)) is not None:
+        messages.append(message)
+    assert [len(m) for m in messages] == [1376, 1376, 1376, 872]
+
+
+def test_listener_rejects_forged_datagrams_when_a_cipher_is_set() -> None:
+    config = Config(crypt="aes", key=PASSWORD)
+    listener = ListenerCore(config)
+    for size in (0, 10, 23, 24, 100, 1400):
+        listener.datagram_received(os.urandom(size), CLIENT, 0)
+    # A datagram framed with the right CRC but the wrong key still fails.
+    plain = struct.pack("<IBBHIIII", 1, 81, 0, 32, 0, 0, 0, 0)
+    forged = os.urandom(16) + zlib.crc32(plain).to_bytes(4, "little") + plain
+    listener.datagram_received(forged, CLIENT, 0)
+    assert listener.sessions == {}
+    assert not listener.accept_queue
+    assert listener.snmp.InCsumErrors >= 4  # 24+ byte junk fails the CRC
+
+
+def test_listener_without_crypto_does_what_kcp_go_does_with_junk() -> None:
+    """kcp-go makes a session from any 24+ byte datagram with a readable conv; KCP then
+    rejects the contents and the error is counted. Shorter junk creates nothing."""
+    listener = ListenerCore(Config())
+    listener.datagram_received(b"\x00" * 11, CLIENT, 0)
+    listener.datagram_received(b"\x01" * 23, CLIENT, 0)
+    assert listener.sessions == {}
+    assert listener.snmp.KCPInErrors == 1 and listener.snmp.InErrs == 1
+    junk = b"\xff" * 40  # cmd 0xff: not a KCP command
+    session = listener.datagram_received(junk, CLIENT, 0)
+    assert session is not None and session.conv == 0xFFFFFFFF
+    assert session.snmp.KCPInErrors == 1
+    assert session.kcp.peeksize() < 0
+
+
+def test_parity_from_an_unknown_address_creates_nothing() -> None:
+    listener = ListenerCore(Config())
+    parity = struct.pack("<IH", 7, 0xF2) + os.urandom(60)
+    assert listener.datagram_received(parity, CLIENT, 0) is None
+    assert listener.sessions == {}
+    assert listener.snmp.InErrs == 1
+
+
+def _push(conv: int, sn: int, data: bytes = b"hi") -> bytes:
+    return struct.pack("<IBBHIIII", conv, 81, 0, 32, 0, sn, 0, len(data)) + data
+
+
+def test_conv_change_from_the_same_address_needs_sn_zero() -> None:
+    listener = ListenerCore(Config())
+    first = listener.datagram_received(_push(1, 0), CLIENT, 0)
+    assert first is not None
+    # A different conv with sn != 0 is ignored; the session stays.
+    assert listener.datagram_received(_push(2, 5), CLIENT, 0) is None
+    assert listener.sessions[CLIENT] is first and not first.closed
+    # sn == 0: the peer restarted; the old session is closed and replaced.
+    second = listener.datagram_received(_push(2, 0), CLIENT, 0)
+    assert second is not None and second is not first
+    assert first.closed and listener.replaced == [first]
+    assert listener.sessions[CLIENT] is second
+    assert [s.conv for s in listener.accept_queue] == [1, 2]
+
+
+def test_sessions_are_keyed_by_address_not_conv() -> None:
+    listener = ListenerCore(Config())
+    a = listener.datagram_received(_push(9, 0), ("127.0.0.1", 1), 0)
+    b = listener.datagram_received(_push(9, 0), ("127.0.0.1", 2), 0)
+    assert a is not None and b is not None and a is not b
+    assert len(listener.sessions) == 2
+
+
+def test_accept_backlog_limits_new_sessions() -> None:
+    listener = ListenerCore(Config(accept_backlog=128))
+    for port in range(200):
+        listener.datagram_received(_push(port, 0), ("127.0.0.1", 10000 + port), 0)
+    assert len(listener.accept_queue) == 128
+    assert len(listener.sessions) == 128
+    listener.accept_queue.popleft()
+    assert listener.datagram_received(_push(500, 0), ("127.0.0.1", 9999), 0) is not None
+
+
+def test_closed_server_session_is_recreated_by_a_later_datagram() -> None:
+    listener = ListenerCore(Config())
+    first = listener.datagram_received(_push(3, 1), CLIENT, 0)
+    assert first is not None
+    first.close(0)
+    listener.remove(first)
+    again = listener.datagram_received(_push(3, 1), CLIENT, 0)
+    assert again is not None and again is not first and again.conv == 3
+
+
+def test_closed_listener_creates_no_sessions() -> None:
+    listener = ListenerCore(Config())
+    listener.close()
+    assert listener.datagram_received(_push(3, 0), CLIENT, 0) is None
+
+
+@needs_fec
+def test_fec_side_understood_by_a_side_without_fec() -> None:
+    """F1/F2 datagrams reaching a session without FEC get a lazy (1,1) decoder (§4)."""
+    link = Link(
+        Config(data_shards=10, parity_shards=3, sndwnd=128, rcvwnd=128),
+        Config(sndwnd=128, rcvwnd=128),
+    )
+    payload = os.urandom(50_000)
+    link.client.send(payload, link.now)
+    received = bytearray()
+    link.run_until(lambda: link.drain_server(received) >= len(payload))
+    assert bytes(received) == payload
+    assert link.server._fec_decoder is not None
+    # The reply direction carries no FEC header.
+    link.server.send(b"pong", link.now)
+    link.run_until(lambda: link.client.readable)
+    assert link.client.recv(link.now) == b"pong"
+
+
+def test_idle_timeout_ends_the_session_with_peer_gone() -> None:
+    config = Config(idle_timeout=2.0)
+    session = Session(1, config, 0, remote=SERVER)
+    now = 0
+    while not session.closed and now < 10_000:
+        deadline = session.next_deadline()
+        assert deadline is not None
+        now = deadline
+        session.on_timer(now)
+    assert session.closed
+    assert isinstance(session.error, PeerGoneError)
+    assert 2000 <= now <= 2200
+    with pytest.raises(PeerGoneError):
+        session.send(b"x", now)
+
+
+def test_dead_link_timeout_only_counts_while_data_waits_for_an_ack() -> None:
+    config = Config(dead_link_timeout=1.0)
+    session = Session(1, config, 0, remote=SERVER)
+    # Silence without outstanding data is fine: the session goes quiet.
+    session.on_timer(100)
+    assert session.next_deadline() is None
+    session.send(b"hello", 5000)  # the peer never answers
+    now = 5000
+    while not session.closed and now < 20_000:
+        deadline = session.next_deadline()
+        assert deadline is not None
+        now = deadline
+        session.on_timer(now)
+    assert isinstance(session.error, PeerGoneError)
+    assert 6000 <= now <= 6300
+
+
+def test_quiescent_session_has_no_deadline_until_io() -> None:
+    link = Link(Config())
+    link.client.send(b"ping", link.now)
+    link.run_until(lambda: CLIENT in link.listener.sessions and link.server.readable)
+    assert link.server.recv(link.now) == b"ping"
+    for _ in range(100):
+        link.step()
+    assert link.client.next_deadline() is None
+    assert link.server.next_deadline() is None
+    link.client.send(b"again", link.now)
+    assert link.client.next_deadline() is not None
+
+
+def test_close_flushes_and_second_close_reports_false() -> None:
+    config = Config(write_delay=True, nc=1)
+    session = Session(1, config, 0, remote=SERVER)
+    session.send(b"late data", 0)
+    assert session.datagrams_to_send() == []  # write delay: nothing flushed yet
+    established = DEFAULT_SNMP.CurrEstab
+    assert session.close(1)
+    assert DEFAULT_SNMP.CurrEstab == established - 1
+    assert len(session.datagrams_to_send()) == 1
+    assert not session.close(2)
+    with pytest.raises(SessionClosedError):
+        session.send(b"x", 3)
+
+
+def test_counters() -> None:
+    link = Link(Config())
+    link.client.send(b"a" * 3000, link.now)
+    received = bytearray()
+    link.run_until(lambda: link.drain_server(received) >= 3000)
+    client, server = link.client.snmp, link.server.snmp
+    assert client.ActiveOpens == 1 and server.PassiveOpens == 1
+    assert client.BytesSent == 3000
+    assert server.InPkts >= 3 and server.InBytes >= 3000 + 3 * 24
+    assert server.BytesReceived == 3000
+    assert client.InPkts >= 1  # the ACKs
+
+
+def test_oob_datagrams_reach_the_handler_and_need_fec() -> None:
+    from pykcp import ConfigError
+
+    plain = Session(1, Config(), 0, remote=SERVER)
+    with pytest.raises(ConfigError):
+        plain.send_oob(b"x")
+    if not _has_fec():
+        pytest.skip("pykcp.fec not available yet")
+    config = Config(data_shards=2, parity_shards=1)
+    link = Link(config)
+    link.client.send(b"open", link.now)
+    link.run_until(lambda: CLIENT in link.listener.sessions)
+    got: list[bytes] = []
+    link.server.oob_handler = got.append
+    link.client.send_oob(b"out of band")
+    link.step()
+    assert got == [b"out of band"]
+    assert link.server.snmp.OOBPackets == 1
+    with pytest.raises(ConfigError):
+        link.client.send_oob(b"x" * link.client.kcp.mtu)
