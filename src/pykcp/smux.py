@@ -420,6 +420,10 @@ class Session:
                     await self._writer.drain()
         except (ConnectionError, OSError) as exc:
             self._fail(SessionClosedError(f"smux: writing to the connection failed: {exc!r}"))
+        except Exception as exc:
+            # A failing protocol callback must not leave a session that silently stops sending.
+            self._fail(exc)
+            raise
 
     # -- receiving ----------------------------------------------------------------------------
 
@@ -484,6 +488,9 @@ class Session:
             self._fail(SmuxProtocolError("smux: the connection ended inside a frame"))
         except (ConnectionError, OSError) as exc:
             self._fail(SessionClosedError(f"smux: reading the connection failed: {exc!r}"))
+        except Exception as exc:
+            self._fail(exc)
+            raise
 
     async def _keepalive_loop(self) -> None:
         loop = self._loop

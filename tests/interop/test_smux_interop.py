@@ -6,12 +6,13 @@ import asyncio
 import contextlib
 import hashlib
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from pykcp.smux import Session, SmuxConfig
+from pykcp.smux import INITIAL_PEER_WINDOW, Session, SmuxConfig, StreamResetError
 
 pytestmark = pytest.mark.interop
 
@@ -120,16 +121,19 @@ def test_python_half_close_then_go_answers(gopeer: Path, version: int) -> None:
     run(main)
 
 
-async def serve_echo(session: Session) -> int:
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Coroutine[Any, Any, None]]
+
+
+async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    while data := await reader.read(65536):
+        writer.write(data)
+        await writer.drain()
+    writer.close()
+    await writer.wait_closed()
+
+
+async def serve(session: Session, handler: Handler) -> int:
     served = 0
-
-    async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-        writer.close()
-        await writer.wait_closed()
-
     async with asyncio.TaskGroup() as group:
         while True:
             try:
@@ -137,11 +141,11 @@ async def serve_echo(session: Session) -> int:
             except ConnectionError:
                 return served
             served += 1
-            group.create_task(echo(*pair))
+            group.create_task(handler(*pair))
 
 
 async def go_client_against_python_server(
-    gopeer: Path, config: SmuxConfig, *go_args: str
+    gopeer: Path, config: SmuxConfig, *go_args: str, handler: Handler = echo
 ) -> tuple[str, int, Session]:
     sessions: list[Session] = []
     served: list[asyncio.Task[int]] = []
@@ -149,7 +153,7 @@ async def go_client_against_python_server(
     async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         session = Session.server(reader, writer, config)
         sessions.append(session)
-        served.append(asyncio.create_task(serve_echo(session)))
+        served.append(asyncio.create_task(serve(session, handler)))
 
     server = await asyncio.start_server(on_connect, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -200,5 +204,65 @@ def test_python_keepalive_keeps_go_session_alive(gopeer: Path) -> None:
             await echo_through(session, 1, 1000)
             session.close()
             assert "served 1" in await finish(proc)
+
+    run(main)
+
+
+@VERSIONS
+def test_go_sender_is_held_back_by_a_slow_python_reader(gopeer: Path, version: int) -> None:
+    """v2: Go obeys the windows pykcp announces; v1: pykcp stops reading at its buffer bound."""
+    held: list[int] = []
+
+    async def slow_echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for _ in range(40):
+            await asyncio.sleep(0.01)
+        transport = writer.transport
+        held.append(transport._recv_queued + len(reader._buffer))  # type: ignore[attr-defined]
+        await echo(reader, writer)
+
+    async def main() -> None:
+        config = SmuxConfig(version=version, keep_alive_disabled=True, max_receive_buffer=262144)
+        out, served, _ = await go_client_against_python_server(
+            gopeer,
+            config,
+            *("-version", str(version), "-streams", "2", "-size", "4000000"),
+            handler=slow_echo,
+        )
+        assert "ok 2" in out and served == 2
+        frame = 32768
+        reader_limit = 2 * 65536 + frame  # the StreamReader's own buffer before it pauses
+        if version == 2:  # each stream: its window
+            assert all(0 < amount <= INITIAL_PEER_WINDOW + reader_limit for amount in held), held
+        else:  # the whole session: one receive buffer (the other stream may get nothing)
+            assert 0 < sum(held) <= config.max_receive_buffer + frame + 2 * reader_limit, held
+
+    run(main)
+
+
+@VERSIONS
+def test_go_closing_a_stream_python_writes_to(gopeer: Path, version: int) -> None:
+    async def main() -> None:
+        config = SmuxConfig(version=version, keep_alive_disabled=True)
+        async with go_server(gopeer, version, "drop", config) as (proc, session):
+            reader, writer = await session.open_stream()
+            writer.write(b"x")
+            assert await reader.read() == b""  # Go read one byte and closed
+            if version == 2:
+                with pytest.raises(StreamResetError):
+                    for _ in range(100):
+                        writer.write(bytes(65536))
+                        await writer.drain()
+            else:
+                for _ in range(100):  # v1 cannot tell; Go drops the data
+                    writer.write(bytes(65536))
+                    await writer.drain()
+                writer.close()
+            # The session goes on.
+            reader2, writer2 = await session.open_stream()
+            writer2.write(b"y")
+            assert await reader2.read() == b""
+            writer2.close()
+            session.close()
+            assert "served 2" in await finish(proc)
 
     run(main)

@@ -49,13 +49,15 @@ func (f smuxFlags) config() *smux.Config {
 	return cfg
 }
 
-// smuxServe answers one stream: "echo" copies it back, "digest" reads it to EOF (the peer's
-// FIN) and answers with its SHA-256, exercising half-close.
+// smuxServe answers one stream: "echo" copies it back, "drop" closes it after one byte,
+// "digest" reads it to EOF (the peer's FIN) and answers with its SHA-256 (half-close).
 func smuxServe(st *smux.Stream, mode string) {
 	defer st.Close()
 	switch mode {
 	case "echo":
 		_, _ = io.Copy(st, st)
+	case "drop":
+		_, _ = st.Read(make([]byte, 1))
 	case "digest":
 		h := sha256.New()
 		// smux's WriteTo reports the FIN as io.EOF rather than nil.
@@ -66,10 +68,10 @@ func smuxServe(st *smux.Stream, mode string) {
 }
 
 func init() {
-	register("smux-server", "accept one TCP connection, serve smux streams (echo|digest)", func(args []string) error {
+	register("smux-server", "accept one TCP connection, serve smux streams (echo|drop|digest)", func(args []string) error {
 		fs := flag.NewFlagSet("smux-server", flag.ContinueOnError)
 		listen := fs.String("listen", "127.0.0.1:0", "TCP address to listen on")
-		mode := fs.String("mode", "echo", "echo or digest")
+		mode := fs.String("mode", "echo", "echo, drop or digest")
 		sf := addSmuxFlags(fs)
 		if err := fs.Parse(args); err != nil {
 			return err
@@ -114,7 +116,7 @@ func init() {
 		fs := flag.NewFlagSet("smux-client", flag.ContinueOnError)
 		connect := fs.String("connect", "", "TCP address of the pykcp smux server")
 		streams := fs.Int("streams", 10, "streams to open concurrently")
-		size := fs.Int("size", 100000, "bytes sent on each stream (varied per stream)")
+		size := fs.Int("size", 100000, "most bytes sent on a stream (each sends size/2 to size)")
 		idle := fs.Int("idle", 0, "ms to stay idle before opening streams")
 		sf := addSmuxFlags(fs)
 		if err := fs.Parse(args); err != nil {
@@ -154,7 +156,7 @@ func smuxEchoOnce(sess *smux.Session, index, size int) error {
 	}
 	defer st.Close()
 	rng := rand.New(rand.NewSource(int64(index)))
-	data := make([]byte, rng.Intn(size+1))
+	data := make([]byte, size/2+rng.Intn(size/2+1))
 	rng.Read(data)
 	written := make(chan error, 1)
 	go func() {
