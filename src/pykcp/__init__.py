@@ -13,6 +13,7 @@ from pykcp.aio import (
     start_server,
 )
 from pykcp.config import Config
+from pykcp.crypt import CIPHER_NAMES, AEADCrypt, BlockCrypt, derive_key, new_crypt
 from pykcp.errors import (
     ConfigError,
     KCPError,
@@ -21,15 +22,20 @@ from pykcp.errors import (
     SessionClosedError,
 )
 from pykcp.kcp import KCP
+from pykcp.packet import CryptoCodec
 from pykcp.snmp import DEFAULT_SNMP, Snmp
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CIPHER_NAMES",
     "DEFAULT_SNMP",
     "KCP",
+    "AEADCrypt",
+    "BlockCrypt",
     "Config",
     "ConfigError",
+    "CryptoCodec",
     "KCPError",
     "KCPListener",
     "KCPServer",
@@ -39,8 +45,10 @@ __all__ = [
     "SessionClosedError",
     "Snmp",
     "__version__",
+    "derive_key",
     "dial",
     "listen",
+    "new_crypt",
     "open_connection",
     "start_server",
 ]
