@@ -20,6 +20,7 @@ from pykcp.kcp import (
     ERR_BAD_LENGTH,
     HEADER,
     KCP,
+    Segment,
 )
 
 CONV = 0x11223344
@@ -641,3 +642,52 @@ def test_random_link_garbage_during_transfer() -> None:
         assert b.input(d, 0) == 0
     exchange(a, b, 10)
     assert drain(b) == [b"x" * 5000]
+
+
+def reference_fastack(k: KCP, acks: list[tuple[int, int]]) -> tuple[list[int], bool]:
+    """kcp-go's parse_fastack applied one ACK at a time."""
+    counters = [s.fastack for s in k.snd_buf]
+    trigger = False
+    for sn, ts in acks:
+        for i, seg in enumerate(k.snd_buf):
+            if (sn - seg.sn) & M32 >= 0x80000000 or sn == seg.sn:
+                break
+            if ((seg.ts - ts) & M32 >= 0x80000000 or seg.ts == ts) and counters[i] != M32:
+                counters[i] += 1
+                trigger = trigger or counters[i] >= k.fastresend
+    return counters, trigger
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(0, M32),
+    st.integers(0, M32),
+    st.lists(st.tuples(st.integers(-20, 20), st.sampled_from([0, 0, 1, 2, M32])), max_size=25),
+    st.lists(st.tuples(st.integers(-3, 28), st.integers(-25, 25)), min_size=1, max_size=12),
+    st.integers(0, 3),
+)
+def test_batched_fastack_counting_matches_per_ack_counting(
+    now: int,
+    una: int,
+    segs: list[tuple[int, int]],
+    acks: list[tuple[int, int]],
+    fastresend: int,
+) -> None:
+    k = KCP(CONV)
+    k.fastresend = fastresend
+    for i, (ts_offset, fastack) in enumerate(segs):
+        seg = Segment(0, b"")
+        seg.sn = (una + i) & M32
+        seg.ts = (now + ts_offset) & M32
+        seg.xmit = 1
+        seg.fastack = fastack
+        k.snd_buf.append(seg)
+    k.snd_una = una
+    k.snd_nxt = (una + len(segs)) & M32
+    ack_list = [((una + d) & M32, (now + t) & M32) for d, t in acks]
+    # Only ACKs inside the window reach the counter, as input() checks.
+    ack_list = [(sn, ts) for sn, ts in ack_list if (sn - una) & M32 < len(segs)]
+    expected, expected_trigger = reference_fastack(k, ack_list)
+    trigger = k._count_fastacks(ack_list, now) if ack_list and segs else False
+    assert [s.fastack for s in k.snd_buf] == expected
+    assert trigger == expected_trigger

@@ -13,6 +13,7 @@ the state as consistent as kcp-go does (segments before the bad one keep their e
 from __future__ import annotations
 
 import struct
+from bisect import bisect_left, insort
 from collections import deque
 from itertools import islice
 
@@ -402,18 +403,24 @@ class KCP:
         latest_ts = 0
         in_segs = 0
         off = 0
+        error = 0
+        fastacks: list[tuple[int, int]] = []
         while end - off >= OVERHEAD:
             conv, cmd, frg, wnd, ts, sn, una, length = unpack(data, off)
             off += OVERHEAD
             if conv != my_conv:
-                return ERR_BAD_CONV
+                error = ERR_BAD_CONV
+                break
             if end - off < length:
-                return ERR_BAD_LENGTH
+                error = ERR_BAD_LENGTH
+                break
             if cmd == CMD_PUSH:
                 if frg >= self.rcv_wnd:
-                    return ERR_BAD_FRAGMENT
+                    error = ERR_BAD_FRAGMENT
+                    break
             elif cmd != CMD_ACK and cmd != CMD_WASK and cmd != CMD_WINS:
-                return ERR_BAD_CMD
+                error = ERR_BAD_CMD
+                break
             if regular:
                 self.rmt_wnd = wnd
             # una beyond snd_nxt acknowledges data never sent: bogus, and kcp-go would
@@ -449,14 +456,19 @@ class KCP:
             elif cmd == CMD_ACK:
                 if snd_buf and (sn - self.snd_una) & _M32 < (self.snd_nxt - self.snd_una) & _M32:
                     self._parse_ack(sn)
-                    if self._parse_fastack(sn, ts):
-                        want_flush = True
+                    fastacks.append((sn, ts))
                 has_ack = True
                 latest_ts = ts
             elif cmd == CMD_WASK:
                 self.probe |= ASK_TELL
             in_segs += 1
             off += length
+        # Duplicate-ACK counting is deferred to the end of the datagram and done in one pass;
+        # nothing in between reads the counters, so the result is kcp-go's per-ACK counting.
+        if fastacks and snd_buf and self._count_fastacks(fastacks, now):
+            want_flush = True
+        if error:
+            return error
         snmp.InSegs += in_segs
 
         if has_ack and regular:
@@ -507,20 +519,69 @@ class KCP:
             elif seg.resendts == self._min_resendts:
                 self._min_stale = True
 
-    def _parse_fastack(self, sn: int, ts: int) -> bool:
-        """Count one duplicate ACK for every segment sent no later than the ACKed one."""
-        trigger = False
+    def _count_fastacks(self, acks: list[tuple[int, int]], now: int) -> bool:
+        """Count duplicate ACKs: each (sn, ts) ACK counts one for every segment before sn
+        that was sent no later than ts (kcp-go's parse_fastack, conservative about ts).
+
+        Returns True when some counter reached ``fastresend`` (kcp-go then flushes at once).
+        Acked segments are counted too, as kcp-go does; their counters only matter for that
+        trigger.
+        """
+        snd_buf = self.snd_buf
+        una = snd_buf[0].sn
         fastresend = self.fastresend
-        count = (sn - self.snd_una) & _M32
-        for seg in islice(self.snd_buf, count):
-            if (seg.ts - ts) & _M32 >= _HALF or seg.ts == ts:
-                fastack = seg.fastack
-                if fastack != _FASTACK_LOCKED:
-                    fastack += 1
-                    seg.fastack = fastack
-                    self._fastack_pending = True
-                    if fastack >= fastresend:
-                        trigger = True
+        trigger = False
+        pending = False
+        if len(acks) == 1:
+            sn, ts = acks[0]
+            count = (sn - una) & _M32
+            if count >= _HALF:
+                return False  # una has since moved past this sn: its segments are gone
+            for seg in islice(snd_buf, count):
+                if (seg.ts - ts - 1) & _M32 >= 0x7FFFFFFF:  # seg.ts not after ts
+                    fastack = seg.fastack
+                    if fastack != _FASTACK_LOCKED:
+                        fastack += 1
+                        seg.fastack = fastack
+                        pending = True
+                        if fastack >= fastresend:
+                            trigger = True
+            if pending:
+                self._fastack_pending = True
+            return trigger
+        # Several ACKs: one walk down the buffer, keeping the ts of the ACKs whose sn is above
+        # the current segment in a sorted list. Timestamps are keyed relative to now, which
+        # orders them as the signed difference does for any ts within 2**31 ms of now.
+        bounds = []
+        for sn, ts in acks:
+            count = (sn - una) & _M32
+            if count < _HALF and count:
+                bounds.append((count, (ts - now + _HALF) & _M32))
+        if not bounds:
+            return False
+        bounds.sort()
+        limit = bounds[-1][0]
+        segs = list(islice(snd_buf, limit))
+        active: list[int] = []
+        nxt = len(bounds) - 1
+        for index in range(limit - 1, -1, -1):
+            while nxt >= 0 and bounds[nxt][0] > index:
+                insort(active, bounds[nxt][1])
+                nxt -= 1
+            seg = segs[index]
+            fastack = seg.fastack
+            if fastack == _FASTACK_LOCKED:
+                continue
+            # ACKs with ts at or after this segment's ts (same relative, wrap-safe key).
+            hits = len(active) - bisect_left(active, (seg.ts - now + _HALF) & _M32)
+            if hits:
+                fastack += hits
+                seg.fastack = fastack
+                pending = True
+                if fastack >= fastresend:
+                    trigger = True
+        if pending:
+            self._fastack_pending = True
         return trigger
 
     def _update_rtt(self, rtt: int) -> None:
