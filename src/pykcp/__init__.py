@@ -23,6 +23,7 @@ from pykcp.errors import (
 )
 from pykcp.kcp import KCP
 from pykcp.packet import CryptoCodec
+from pykcp.smux import SmuxConfig
 from pykcp.snmp import DEFAULT_SNMP, Snmp
 
 __version__ = "0.1.0"
@@ -43,6 +44,7 @@ __all__ = [
     "KCPTimeoutError",
     "PeerGoneError",
     "SessionClosedError",
+    "SmuxConfig",
     "Snmp",
     "__version__",
     "derive_key",
