@@ -612,3 +612,42 @@ def test_peer_closing_the_connection_fails_streams_without_fin() -> None:
             assert isinstance(session.error, SessionClosedError)
 
     run(main)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_frames_end_cleanly(seed: int) -> None:
+    """Whatever arrives, the session either carries on or ends with a smux/connection error."""
+    rng = random.Random(seed)
+    version = rng.choice([1, 2])
+
+    def random_frame() -> bytes:
+        cmd = rng.choice([CMD_SYN, CMD_FIN, CMD_PSH, CMD_NOP, CMD_UPD, CMD_PSH, rng.randrange(256)])
+        ver = version if rng.random() < 0.97 else rng.randrange(256)
+        sid = rng.choice([1, 3, 5, rng.randrange(2**32)])
+        if cmd == CMD_PSH:
+            return encode_frame(ver, cmd, sid, rng.randbytes(rng.randrange(1, 3000)))
+        if cmd == CMD_UPD:
+            return encode_frame(ver, cmd, sid, encode_update(rng.randrange(2**32), 1 << 20))
+        return encode_frame(ver, cmd, sid)
+
+    async def main() -> None:
+        async with raw_peer(version, keep_alive_disabled=True) as (session, _, pw):
+            wire = b"".join(random_frame() for _ in range(rng.randrange(1, 60)))
+            if rng.random() < 0.5:
+                wire = wire[: rng.randrange(len(wire) + 1)]
+            pw.write(wire)
+            pw.write_eof()
+            pairs = []
+            with contextlib.suppress(SessionClosedError, SmuxProtocolError):
+                while True:
+                    pairs.append(await session.accept_stream())
+            for reader, writer in pairs:
+                writer.write(b"reply")
+                with contextlib.suppress(SessionClosedError, SmuxProtocolError):
+                    await reader.read()
+            assert isinstance(session.error, SessionClosedError | SmuxProtocolError)
+            tasks = [session._recv_task, session._send_task]
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+            assert all(r is None or isinstance(r, asyncio.CancelledError) for r in results)
+
+    run(main)

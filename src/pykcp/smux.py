@@ -192,9 +192,17 @@ def _int32(value: int) -> int:
 class Session:
     """One smux session over an asyncio byte stream.
 
-    Create it with :meth:`client` or :meth:`server` from inside a running event loop. Streams
-    come as ``(asyncio.StreamReader, asyncio.StreamWriter)`` pairs; the writer's transport
-    reports ``get_extra_info("stream_id")``.
+    Create it with :meth:`client` or :meth:`server` from inside a running event loop; it owns
+    the connection from then on and closes it when the session ends. Streams come as
+    ``(asyncio.StreamReader, asyncio.StreamWriter)`` pairs backed by a transport of their own
+    (``writer.get_extra_info("stream_id")``), so ``write``/``drain``/``write_eof``/``close``/
+    ``wait_closed`` behave as on TCP. As with TCP, a StreamWriter that is garbage collected
+    closes its stream: keep the writer while the stream is in use.
+
+    Errors: :class:`~pykcp.errors.SessionClosedError` after :meth:`close` or when the
+    connection ends; :class:`SmuxProtocolError` on bad input; :class:`SmuxKeepAliveTimeoutError`
+    when the peer goes silent. Streams still open when the session fails see the same error
+    on read and in ``wait_closed``; streams the peer had finished read to their end.
     """
 
     def __init__(
@@ -314,7 +322,8 @@ class Session:
         self._shutdown(None)
 
     async def wait_closed(self) -> None:
-        """Wait until the session's tasks and the underlying connection are finished."""
+        """Wait until the session has ended (by :meth:`close` or an error) and its connection
+        is closed."""
         tasks = [self._recv_task, self._send_task]
         if self._keepalive_task is not None:
             tasks.append(self._keepalive_task)
@@ -479,7 +488,7 @@ class Session:
                     # smux reads 8 bytes whatever the length field says, in either version.
                     payload = await reader.readexactly(UPDATE_SIZE)
                     stream = streams.get(stream_id)
-                    if stream is not None:
+                    if stream is not None and version == 2:
                         stream._on_update(*_UPDATE.unpack(payload))
                 else:
                     self._fail(SmuxProtocolError(f"smux: unknown command {cmd}"))
@@ -506,7 +515,9 @@ class Session:
                 if not self._closed:
                     self._nop_pending = True
                     self._send_wakeup.set()
-                next_ping = max(next_ping + interval, now)
+                next_ping += interval
+                if next_ping <= now:  # the loop was held up: don't fire a burst of NOPs
+                    next_ping = now + interval
             if now >= next_check:
                 if self._data_ready:
                     self._data_ready = False
@@ -519,7 +530,9 @@ class Session:
                         )
                     )
                     return
-                next_check = max(next_check + timeout, now)
+                next_check += timeout
+                if next_check <= now:
+                    next_check = now + timeout
 
     # -- shutdown -----------------------------------------------------------------------------
 
@@ -674,6 +687,7 @@ class _StreamTransport(asyncio.Transport):
         self._high_water = high
         self._low_water = low
         self._maybe_pause_protocol()
+        self._maybe_resume_protocol()
 
     def is_reading(self) -> bool:
         return not self._reading_paused and not self._done
