@@ -1,4 +1,4 @@
-"""Throughput of pykcp.smux: one stream over an in-memory socketpair, versions 1 and 2.
+"""Throughput of pykcp.smux over an in-memory socketpair, versions 1 and 2.
 
 Run: .venv/bin/python benchmarks/bench_smux.py
 """
@@ -13,7 +13,7 @@ import time
 from pykcp.smux import Session, SmuxConfig
 
 
-async def _one_stream_transfer(version: int, total: int, chunk: int) -> float:
+async def _transfer(version: int, total: int, chunk: int, streams: int) -> float:
     a, b = socket.socketpair()
     client_rw = await asyncio.open_connection(sock=a)
     server_rw = await asyncio.open_connection(sock=b)
@@ -21,24 +21,31 @@ async def _one_stream_transfer(version: int, total: int, chunk: int) -> float:
     client = Session.client(*client_rw, config)
     server = Session.server(*server_rw, config)
     try:
-        _, writer = await client.open_stream()
         block = bytes(chunk)
+        per_stream = total // streams // chunk
 
         async def produce() -> None:
-            for _ in range(total // chunk):
+            _, writer = await client.open_stream()
+            for _ in range(per_stream):
                 writer.write(block)
                 await writer.drain()
             writer.write_eof()
+            await writer.drain()
+
+        async def consume() -> int:
+            reader, writer = await server.accept_stream()
+            received = 0
+            while data := await reader.read(1 << 20):
+                received += len(data)
+            writer.close()
+            return received
 
         start = time.perf_counter()
-        producer = asyncio.create_task(produce())
-        reader, _server_writer = await server.accept_stream()
-        received = 0
-        while data := await reader.read(1 << 20):
-            received += len(data)
+        producers = [asyncio.create_task(produce()) for _ in range(streams)]
+        received = sum(await asyncio.gather(*(consume() for _ in range(streams))))
         elapsed = time.perf_counter() - start
-        await producer
-        assert received == total // chunk * chunk
+        await asyncio.gather(*producers)
+        assert received == per_stream * chunk * streams
         return received / elapsed / 1e6
     finally:
         client.close()
@@ -47,19 +54,23 @@ async def _one_stream_transfer(version: int, total: int, chunk: int) -> float:
         await server.wait_closed()
 
 
-def one_stream_throughput(version: int, total: int = 64 << 20, chunk: int = 64 << 10) -> float:
-    """MB/s of one smux stream moving ``total`` bytes through a local socketpair."""
-    return asyncio.run(_one_stream_transfer(version, total, chunk))
+def throughput(
+    version: int, *, streams: int = 1, total: int = 64 << 20, chunk: int = 64 << 10
+) -> float:
+    """MB/s of ``streams`` smux streams moving ``total`` bytes in all through a socketpair."""
+    return asyncio.run(_transfer(version, total, chunk, streams))
 
 
 def main(runs: int = 5) -> None:
-    print(f"{'case':<32}{'median MB/s':>12}{'min':>8}{'max':>8}")
-    for version in (1, 2):
-        results = [one_stream_throughput(version) for _ in range(runs)]
-        name = f"smux v{version}, 1 stream, 64 MiB"
-        print(
-            f"{name:<32}{statistics.median(results):>12.1f}{min(results):>8.1f}{max(results):>8.1f}"
-        )
+    print(f"{'case (64 MiB, 64 KiB writes)':<30}{'median MB/s':>12}{'min':>8}{'max':>8}")
+    for streams in (1, 16):
+        for version in (1, 2):
+            results = [throughput(version, streams=streams) for _ in range(runs)]
+            name = f"smux v{version}, {streams} stream{'s' if streams > 1 else ''}"
+            print(
+                f"{name:<30}{statistics.median(results):>12.1f}"
+                f"{min(results):>8.1f}{max(results):>8.1f}"
+            )
 
 
 if __name__ == "__main__":

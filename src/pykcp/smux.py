@@ -738,7 +738,8 @@ class _StreamTransport(asyncio.Transport):
                 if window <= 0:
                     return 0
                 n = min(n, window)
-            chunk = bytes(self._send_buffer[:n])
+            with memoryview(self._send_buffer) as view:  # released before the buffer shrinks
+                chunk = bytes(view[:n])
             del self._send_buffer[:n]
             self._num_written = (self._num_written + n) & _U32
             parts.append(_HEADER.pack(version, CMD_PSH, n, self.stream_id))
