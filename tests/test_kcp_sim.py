@@ -212,6 +212,23 @@ def paced_trace(core: type[KCP], preset: str, stream: bool) -> list[list[tuple[i
     return traces
 
 
+@pytest.mark.parametrize(("preset", "window"), [("default", 64), ("fast3", 256)])
+def test_flush_shortcut_changes_nothing_in_bulk(preset: str, window: int) -> None:
+    """As below, with everything written at once and large windows."""
+    traces = []
+    for core in (KCP, ScanningKCP):
+        link = LinkConfig(loss=0.1, delay_min=10, delay_max=60, duplicate=0.05)
+        pair = make_pair(preset, seed=8, link=link, core=core)
+        for k in pair.kcp:
+            k.wndsize(window, window)
+        trace: list[list[tuple[int, bytes]]] = [[], []]
+        pair.links[0].trace, pair.links[1].trace = trace
+        messages = random_messages(random.Random(2), 300, 1200)
+        assert transfer(pair, messages) == messages
+        traces.append(trace)
+    assert traces[0] == traces[1]
+
+
 @pytest.mark.parametrize("preset", ["default", "fast3"])
 @pytest.mark.parametrize("stream", [False, True])
 def test_flush_shortcut_changes_nothing_on_the_wire(preset: str, stream: bool) -> None:

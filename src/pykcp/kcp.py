@@ -110,6 +110,7 @@ class KCP:
 
     __slots__ = (
         "_fastack_pending",
+        "_min_count",
         "_min_resendts",
         "_min_stale",
         "_output",
@@ -195,7 +196,8 @@ class KCP:
         self._unsent = 0  # snd_buf segments never transmitted (xmit == 0)
         self._fastack_pending = False  # some segment may qualify for fast/early retransmit
         self._min_resendts = 0  # earliest resendts among unacked segments at the last scan
-        self._min_stale = False  # a segment holding _min_resendts left since the last scan
+        self._min_count = 0  # unacked segments whose resendts is _min_resendts
+        self._min_stale = False  # every segment holding _min_resendts left since the scan
 
     # ----------------------------------------------------------------- configuration
 
@@ -502,7 +504,9 @@ class KCP:
             if seg.xmit == 0:
                 self._unsent -= 1
             elif seg.resendts == min_rs:
-                stale = True
+                self._min_count -= 1
+                if self._min_count <= 0:
+                    stale = True
         if stale:
             self._min_stale = True
         return removed
@@ -517,7 +521,9 @@ class KCP:
             if seg.xmit == 0:
                 self._unsent -= 1
             elif seg.resendts == self._min_resendts:
-                self._min_stale = True
+                self._min_count -= 1
+                if self._min_count <= 0:
+                    self._min_stale = True
 
     def _count_fastacks(self, acks: list[tuple[int, int]], now: int) -> bool:
         """Count duplicate ACKs: each (sn, ts) ACK counts one for every segment before sn
@@ -525,7 +531,7 @@ class KCP:
 
         Returns True when some counter reached ``fastresend`` (kcp-go then flushes at once).
         Acked segments are counted too, as kcp-go does; their counters only matter for that
-        trigger.
+        trigger, so only unacked ones mark a retransmission as possibly pending.
         """
         snd_buf = self.snd_buf
         una = snd_buf[0].sn
@@ -543,7 +549,8 @@ class KCP:
                     if fastack != _FASTACK_LOCKED:
                         fastack += 1
                         seg.fastack = fastack
-                        pending = True
+                        if not seg.acked:
+                            pending = True
                         if fastack >= fastresend:
                             trigger = True
             if pending:
@@ -577,7 +584,8 @@ class KCP:
             if hits:
                 fastack += hits
                 seg.fastack = fastack
-                pending = True
+                if not seg.acked:
+                    pending = True
                 if fastack >= fastresend:
                     trigger = True
         if pending:
@@ -725,6 +733,7 @@ class KCP:
                 dead_link = self.dead_link
                 pending = False
                 min_delay = _HALF
+                min_count = 0
                 for seg in snd_buf:
                     if seg.acked:
                         continue
@@ -745,8 +754,12 @@ class KCP:
                         else:
                             delay = (seg.resendts - now) & _M32
                             if 0 < delay <= _HALF:  # not due: the common case
-                                if delay < min_delay:
-                                    min_delay = delay
+                                if delay <= min_delay:
+                                    if delay < min_delay:
+                                        min_delay = delay
+                                        min_count = 1
+                                    else:
+                                        min_count += 1
                                 if fastack and fastack != _FASTACK_LOCKED:
                                     pending = True
                                 continue
@@ -768,9 +781,14 @@ class KCP:
                     if seg.xmit >= dead_link:
                         self.state = _DEAD
                     delay = seg.rto & _M32
-                    if delay < min_delay:
-                        min_delay = delay
+                    if delay <= min_delay:
+                        if delay < min_delay:
+                            min_delay = delay
+                            min_count = 1
+                        else:
+                            min_count += 1
                 self._unsent = 0
+                self._min_count = min_count
                 self._fastack_pending = pending
                 self._min_stale = False
                 if min_delay < _HALF:
