@@ -651,3 +651,22 @@ def test_random_frames_end_cleanly(seed: int) -> None:
             assert all(r is None or isinstance(r, asyncio.CancelledError) for r in results)
 
     run(main)
+
+
+def test_accept_backlog_holds_back_further_streams() -> None:
+    async def main() -> None:
+        async with raw_peer(1, keep_alive_disabled=True) as (session, _, pw):
+            extra = 20
+            pw.write(
+                b"".join(
+                    encode_frame(1, CMD_SYN, 1 + 2 * i) for i in range(smux.ACCEPT_BACKLOG + extra)
+                )
+            )
+            for _ in range(50):
+                await asyncio.sleep(0.01)
+            assert session.num_streams == smux.ACCEPT_BACKLOG  # reading stopped at the backlog
+            pairs = [await session.accept_stream() for _ in range(smux.ACCEPT_BACKLOG + extra)]
+            ids = [writer.get_extra_info("stream_id") for _, writer in pairs]
+            assert ids == [1 + 2 * i for i in range(smux.ACCEPT_BACKLOG + extra)]
+
+    run(main)

@@ -86,11 +86,12 @@ async def echo_through(session: Session, seed: int, max_size: int) -> None:
     await writer.wait_closed()
 
 
-@VERSIONS
-def test_python_client_streams_echoed_by_go_smux(gopeer: Path, version: int) -> None:
+@pytest.mark.parametrize(("version", "frame"), [(1, 32768), (2, 32768), (2, 65535), (1, 1000)])
+def test_python_client_streams_echoed_by_go_smux(gopeer: Path, version: int, frame: int) -> None:
     async def main() -> None:
-        config = SmuxConfig(version=version, keep_alive_disabled=True)
-        async with go_server(gopeer, version, "echo", config) as (proc, session):
+        config = SmuxConfig(version=version, keep_alive_disabled=True, max_frame_size=frame)
+        go_frame = ("-frame", str(frame))
+        async with go_server(gopeer, version, "echo", config, *go_frame) as (proc, session):
             async with asyncio.TaskGroup() as group:
                 for seed in range(60):
                     group.create_task(echo_through(session, seed, 300_000))
@@ -166,12 +167,15 @@ async def go_client_against_python_server(
     return out, count, sessions[0]
 
 
-@VERSIONS
-def test_go_client_streams_echoed_by_python(gopeer: Path, version: int) -> None:
+@pytest.mark.parametrize(("version", "frame"), [(1, 32768), (2, 32768), (2, 65535), (1, 1000)])
+def test_go_client_streams_echoed_by_python(gopeer: Path, version: int, frame: int) -> None:
     async def main() -> None:
-        config = SmuxConfig(version=version, keep_alive_disabled=True)
+        config = SmuxConfig(version=version, keep_alive_disabled=True, max_frame_size=frame)
         out, served, _ = await go_client_against_python_server(
-            gopeer, config, "-version", str(version), "-streams", "60", "-size", "300000"
+            gopeer,
+            config,
+            *("-version", str(version), "-frame", str(frame)),
+            *("-streams", "60", "-size", "300000"),
         )
         assert "ok 60" in out
         assert served == 60
