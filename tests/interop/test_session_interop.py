@@ -1,0 +1,151 @@
+"""pykcp.aio sessions against live kcp-go 5.6.1 sessions (gopeer serve / client), both ways."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import pykcp
+from pykcp import Config, KCPError
+
+pytestmark = pytest.mark.interop
+
+PASSWORD = "pykcp interop"
+CASES = {
+    "aes-fec-10-3": ("aes", 10, 3),
+    "null-nofec": ("null", 0, 0),
+}
+CASE_IDS = list(CASES)
+
+
+def config_for(case: str) -> tuple[Config, list[str]]:
+    """The same settings for pykcp and for the Go peer's flags (fast2, windows 1024)."""
+    crypt, ds, ps = CASES[case]
+    config = Config.preset(
+        "fast2",
+        crypt=crypt,
+        key=PASSWORD if crypt != "null" else None,
+        data_shards=ds,
+        parity_shards=ps,
+        sndwnd=1024,
+        rcvwnd=1024,
+        stream=True,
+    )
+    flags = ["-crypt", crypt, "-key", PASSWORD, "-ds", str(ds), "-ps", str(ps),
+             "-nodelay", "1", "-interval", "20", "-resend", "2", "-nc", "1",
+             "-sndwnd", "1024", "-rcvwnd", "1024", "-mtu", "1400"]  # fmt: skip
+    return config, flags
+
+
+def run(test: Callable[[], Awaitable[None]], timeout: float = 60.0) -> None:
+    async def bounded() -> None:
+        await asyncio.wait_for(test(), timeout)
+
+    asyncio.run(bounded())
+
+
+@contextlib.asynccontextmanager
+async def go_process(gopeer: Path, *args: str) -> AsyncIterator[asyncio.subprocess.Process]:
+    proc = await asyncio.create_subprocess_exec(
+        str(gopeer), *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        yield proc
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+        await proc.wait()
+
+
+async def echo_handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except (ConnectionError, KCPError):
+        pass
+
+
+@pytest.mark.parametrize("case", CASE_IDS)
+def test_go_client_to_pykcp_server(gopeer: Path, case: str) -> None:
+    config, flags = config_for(case)
+
+    async def main() -> None:
+        async with await pykcp.start_server(echo_handler, "127.0.0.1", 0, config=config) as srv:
+            port = srv.sockets[0].getsockname()[1]
+            size = 2_000_000
+            async with go_process(
+                gopeer, "client", "-addr", f"127.0.0.1:{port}", "-size", str(size), *flags
+            ) as proc:
+                out, err = await asyncio.wait_for(proc.communicate(), 45)
+            assert proc.returncode == 0, err.decode()
+            words = out.decode().split()
+            assert words[:2] == ["OK", str(size)], out
+            (session,) = srv.listener.sessions
+            assert session.snmp.BytesReceived == size
+            assert session.snmp.InCsumErrors == 0 and session.snmp.KCPInErrors == 0
+            if CASES[case][1]:
+                assert session.core._fec_decoder is not None
+
+    run(main)
+
+
+@pytest.mark.parametrize("case", CASE_IDS)
+def test_pykcp_client_to_go_server(gopeer: Path, case: str) -> None:
+    config, flags = config_for(case)
+
+    async def main() -> None:
+        async with go_process(gopeer, "serve", "-idle", "3s", *flags) as proc:
+            assert proc.stdout is not None
+            line = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode().split()
+            assert line[0] == "LISTEN", line
+            host, _, port = line[1].rpartition(":")
+            reader, writer = await pykcp.open_connection(host, int(port), config=config)
+            payload = random.Random(5).randbytes(2_000_000)
+            received = bytearray()
+
+            async def read_all() -> None:
+                while len(received) < len(payload):
+                    received.extend(await reader.read(1 << 20))
+
+            reading = asyncio.create_task(read_all())
+            for start in range(0, len(payload), 50_000):
+                writer.write(payload[start : start + 50_000])
+                await writer.drain()
+            await asyncio.wait_for(reading, 45)
+            assert hashlib.sha256(received).digest() == hashlib.sha256(payload).digest()
+            snmp: Any = writer.get_extra_info("kcp_session").snmp
+            assert snmp.InCsumErrors == 0 and snmp.KCPInErrors == 0
+            writer.close()
+
+    run(main)
+
+
+def test_many_pykcp_clients_to_one_go_server(gopeer: Path) -> None:
+    config, flags = config_for("aes-fec-10-3")
+
+    async def main() -> None:
+        async with go_process(gopeer, "serve", "-idle", "3s", *flags) as proc:
+            assert proc.stdout is not None
+            line = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode().split()
+            host, _, port = line[1].rpartition(":")
+
+            async def client(index: int) -> None:
+                reader, writer = await pykcp.open_connection(host, int(port), config=config)
+                message = os.urandom(1000 + index)
+                for _ in range(5):
+                    writer.write(message)
+                    assert await reader.readexactly(len(message)) == message
+                writer.close()
+
+            await asyncio.gather(*(client(i) for i in range(16)))
+
+    run(main)
