@@ -53,6 +53,7 @@ from pykcp.errors import (
 )
 
 __all__ = [
+    "ACCEPT_BACKLOG",
     "CMD_FIN",
     "CMD_NOP",
     "CMD_PSH",
@@ -60,6 +61,7 @@ __all__ = [
     "CMD_UPD",
     "HEADER_SIZE",
     "INITIAL_PEER_WINDOW",
+    "UPDATE_SIZE",
     "FrameHeader",
     "Session",
     "SmuxConfig",
