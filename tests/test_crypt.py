@@ -199,6 +199,16 @@ def test_none_is_identity_and_xor_pad_matches_spec() -> None:
     assert SimpleXORBlockCrypt(b"k").decrypt(out) == long
 
 
+@pytest.mark.parametrize("length", [8, 9, 20, 64, 65, 1500])
+def test_salsa20_direct_c_path_equals_public_api(length: int) -> None:
+    fast = Salsa20BlockCrypt(MASTER)
+    public = Salsa20BlockCrypt(MASTER, accelerated=False)
+    assert fast.accelerated and not public.accelerated
+    data = os.urandom(length)
+    assert fast.encrypt(data) == public.encrypt(data)
+    assert public.decrypt(fast.encrypt(data)) == data
+
+
 def test_salsa20_short_inputs_pass_through() -> None:
     crypt = Salsa20BlockCrypt(MASTER)
     for n in range(9):
