@@ -130,6 +130,7 @@ def test_defaults_match_kcp_go() -> None:
     assert (k.rx_rto, k.rx_minrto, k.interval, k.dead_link, k.ssthresh) == (200, 100, 100, 20, 2)
     assert (k.cwnd, k.fastresend, k.nocwnd, k.stream, k.ack_nodelay) == (0, 0, 0, False, False)
     assert not k.dead and k.wnd_unused() == 32 and k.waitsnd() == 0
+    assert repr(k).startswith("KCP(conv=0x11223344, snd_una=0,")
 
 
 def test_options() -> None:

@@ -199,6 +199,14 @@ class KCP:
         self._min_count = 0  # unacked segments whose resendts is _min_resendts
         self._min_stale = False  # every segment holding _min_resendts left since the scan
 
+    def __repr__(self) -> str:
+        return (
+            f"KCP(conv={self.conv:#010x}, snd_una={self.snd_una}, snd_nxt={self.snd_nxt}, "
+            f"rcv_nxt={self.rcv_nxt}, cwnd={self.cwnd}, rmt_wnd={self.rmt_wnd}, "
+            f"rto={self.rx_rto}, srtt={self.rx_srtt}, waitsnd={self.waitsnd()}, "
+            f"rcv_queue={len(self.rcv_queue)}, dead={self.dead})"
+        )
+
     # ----------------------------------------------------------------- configuration
 
     def nodelay(self, nodelay: int, interval: int, resend: int, nc: int) -> None:
