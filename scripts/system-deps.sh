@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Installs what the interop tests need from Debian: Go 1.19, kcp-go 5.6.1 sources
-# (built offline in GOPATH mode) and kcptun. Does nothing when they are already there.
+# Installs what the interop tests need from Debian: Go 1.19, kcp-go 5.6.1 and smux 1.5.16
+# sources (built offline in GOPATH mode) and kcptun. Does nothing when they are already there.
 set -euo pipefail
 
 need=()
 command -v go >/dev/null 2>&1 || need+=(golang-go)
 [ -d /usr/share/gocode/src/github.com/xtaci/kcp-go ] || need+=(golang-github-xtaci-kcp-dev)
+[ -d /usr/share/gocode/src/github.com/xtaci/smux ] || need+=(golang-github-xtaci-smux-dev)
 command -v kcptun-server >/dev/null 2>&1 || need+=(kcptun)
 [ ${#need[@]} -eq 0 ] && exit 0
 
