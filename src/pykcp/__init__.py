@@ -21,8 +21,10 @@ from pykcp.errors import (
     PeerGoneError,
     SessionClosedError,
 )
+from pykcp.fec import FECDecoder, FECEncoder
 from pykcp.kcp import KCP
 from pykcp.packet import CryptoCodec
+from pykcp.reedsolomon import ReedSolomon
 from pykcp.smux import SmuxConfig
 from pykcp.snmp import DEFAULT_SNMP, Snmp
 
@@ -37,12 +39,15 @@ __all__ = [
     "Config",
     "ConfigError",
     "CryptoCodec",
+    "FECDecoder",
+    "FECEncoder",
     "KCPError",
     "KCPListener",
     "KCPServer",
     "KCPSession",
     "KCPTimeoutError",
     "PeerGoneError",
+    "ReedSolomon",
     "SessionClosedError",
     "SmuxConfig",
     "Snmp",
