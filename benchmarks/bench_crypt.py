@@ -6,6 +6,9 @@ One iteration = encrypt + decrypt of one 1500-byte datagram; MB/s counts both di
 * ``raw``: ``BlockCrypt.encrypt`` then ``decrypt`` of 1500 bytes (kcp-go's benchmark);
 * ``codec``: ``CryptoCodec.seal`` then ``open`` (nonce, CRC, framing: what a session pays).
 
+Times are this process's CPU time (``time.process_time``), so other load on a shared machine
+disturbs the medians less than wall-clock time would.
+
 Run: ``.venv/bin/python benchmarks/bench_crypt.py [--runs N] [--cipher NAME ...]``
 """
 
@@ -34,10 +37,10 @@ def _rate(operation: Callable[[], object], iterations: int, runs: int) -> float:
     """Median MB/s over *runs* runs of *iterations* calls (3000 bytes per call)."""
     rates = []
     for _ in range(runs):
-        start = time.perf_counter()
+        start = time.process_time()
         for _ in range(iterations):
             operation()
-        elapsed = time.perf_counter() - start
+        elapsed = time.process_time() - start
         rates.append(2 * DATAGRAM_SIZE * iterations / elapsed / 1e6)
     return statistics.median(rates)
 
