@@ -26,6 +26,7 @@ import errno
 import ipaddress
 import logging
 import socket
+import sys
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -90,10 +91,13 @@ def _configure_socket(sock: socket.socket, config: Config) -> None:
         _set_dscp(sock, config.dscp)
 
 
-_FORCE_OPTION = {
-    socket.SO_RCVBUF: getattr(socket, "SO_RCVBUFFORCE", None),
-    socket.SO_SNDBUF: getattr(socket, "SO_SNDBUFFORCE", None),
-}
+# Linux's SO_RCVBUFFORCE / SO_SNDBUFFORCE (not exported by the socket module): past
+# rmem_max/wmem_max when the process has CAP_NET_ADMIN.
+_FORCE_OPTION: dict[int, int | None] = (
+    {socket.SO_RCVBUF: 33, socket.SO_SNDBUF: 32}
+    if sys.platform == "linux"
+    else {socket.SO_RCVBUF: None, socket.SO_SNDBUF: None}
+)
 
 
 def _set_buffer(sock: socket.socket, option: int, size: int) -> None:
@@ -167,6 +171,8 @@ class _Endpoint:
         self._buffer = bytearray(_RECV_BUFFER)
         self._view = memoryview(self._buffer)
         self.closed = False
+        self.connected_to: Address = None
+        """The remote the socket is connect()ed to (datagrams to it use send())."""
         sock.setblocking(False)
         self._fd = sock.fileno()
         loop.add_reader(self._fd, self._on_readable)
@@ -205,12 +211,20 @@ class _Endpoint:
     def send(self, datagrams: list[bytes], addr: Address, snmp: Snmp) -> None:
         if self.closed:
             return
-        sendto = self.sock.sendto
+        transmit: Callable[[bytes], int]
+        if addr is self.connected_to:
+            transmit = self.sock.send  # no address to convert per datagram: ~1/3 cheaper
+        else:
+            sendto = self.sock.sendto
+
+            def transmit(datagram: bytes) -> int:
+                return sendto(datagram, addr)
+
         sent = 0
         octets = 0
         for datagram in datagrams:
             try:
-                sendto(datagram, addr)
+                transmit(datagram)
             except (BlockingIOError, InterruptedError):
                 break  # socket buffer full: KCP retransmits what is lost here
             except OSError as exc:
@@ -777,6 +791,14 @@ async def dial(
         if owned:
             sock.close()
         raise
+    if owned:
+        # Our own socket serves one peer: connect it, so sends skip the per-datagram address
+        # conversion and the kernel filters foreign sources (latest kcp-go filters them too).
+        try:
+            sock.connect(remote)
+            endpoint.connected_to = remote
+        except OSError:
+            pass
     session = KCPSession(core, endpoint, loop)
     holder.append(session)
     return session

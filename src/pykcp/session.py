@@ -295,10 +295,9 @@ class Session:
         self._collect(now)
 
     def input_done(self, now: int) -> None:
-        """End of a receive batch: make sure the ACKs it queued go out within one interval.
-
-        (The KCP core itself flushes when ACKs open the window, as kcp-go does.)
-        """
+        """End of a receive batch (one socket drain): the ACKs it queued leave within one
+        interval, as in kcp-go (ACK no-delay sends them from inside KCP input instead; the KCP
+        core also flushes by itself when ACKs open the window)."""
         if self._received:
             self._received = False
             self._wake(now + self.kcp.interval)
