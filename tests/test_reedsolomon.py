@@ -193,7 +193,9 @@ def test_both_combiner_plans_agree_with_the_definition(
             for j, byte in enumerate(shard):
                 out[j] ^= gf_mul(c, byte)
         expected.append(bytes(out))
-    for horner in (True, False):
-        combiner = _Combiner(rows)
-        combiner._horner = horner
+    for plan in ("horner", "translate"):
+        combiner = _Combiner(rows, plan)
         assert combiner.apply(shards, size) == expected
+        # The interpreted fallback used for matrices too big to compile:
+        interpreted = combiner._apply_horner if plan == "horner" else combiner._apply_translate
+        assert interpreted(shards, size) == expected

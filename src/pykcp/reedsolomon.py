@@ -19,7 +19,7 @@ XORs that build the ``S_b`` are shared between outputs by a greedy common-subexp
 from __future__ import annotations
 
 from collections import Counter, OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Final
 
@@ -218,12 +218,24 @@ def _common_xors(sets: list[set[int]], first_free: int) -> tuple[list[tuple[int,
     return ops, results
 
 
+_Kernel = Callable[[Sequence[bytes], int], list[bytes]]
+
+# Straight-line code beats a loop over an op list by ~15 us per 10+3 group; above this many
+# lines compiling it costs more than it can save, so big matrices run the interpreted loop.
+_MAX_GENERATED_LINES: Final = 3000
+
+
 class _Combiner:
-    """Computes ``out[r] = sum_i rows[r][i] * shards[i]`` for fixed coefficient rows."""
+    """Computes ``out[r] = sum_i rows[r][i] * shards[i]`` for fixed coefficient rows.
 
-    __slots__ = ("_horner", "_ops", "_row_terms", "_translate_rows", "inputs")
+    ``plan`` forces "horner" or "translate" (tests); by default the cheaper one is chosen.
+    The plan is compiled to a straight-line Python function (generated from the coefficient
+    rows only, never from wire data).
+    """
 
-    def __init__(self, rows: Sequence[Sequence[int]]) -> None:
+    __slots__ = ("_ops", "_row_terms", "_translate_rows", "apply", "inputs", "plan")
+
+    def __init__(self, rows: Sequence[Sequence[int]], plan: str | None = None) -> None:
         self.inputs = len(rows[0]) if rows else 0
         translate_rows = [
             tuple((i, None if c == 1 else _mul_table(c)) for i, c in enumerate(row) if c)
@@ -247,23 +259,82 @@ class _Combiner:
             if any(v >= 0 for v in terms)
         )
         horner_cost = used_inputs * _COST_FROM_BYTES + len(ops) * _COST_XOR + halvings * _COST_HALVE
-        self._horner = horner_cost < translate_cost
+        if plan is None:
+            plan = "horner" if horner_cost < translate_cost else "translate"
+        elif plan not in ("horner", "translate"):
+            raise ValueError(f"unknown plan {plan!r}")
+        self.plan = plan
         self._translate_rows = translate_rows
         self._ops = ops
         self._row_terms = row_terms
+        kernel = self._generate()
+        if kernel is not None:
+            self.apply: _Kernel = kernel
+        elif plan == "horner":
+            self.apply = self._apply_horner
+        else:
+            self.apply = self._apply_translate
 
-    def apply(self, shards: Sequence[bytes], size: int) -> list[bytes]:
-        """The output shards, each *size* bytes; inputs shorter than *size* count as zero-padded."""
+    def _generate(self) -> _Kernel | None:
+        """The plan as generated Python source, compiled; None when it would be too long."""
+        namespace: dict[str, object] = {"fb": int.from_bytes, "M": _LOW_BITS}
+        lines = ["def kernel(s, size):"]
+        if self.plan == "translate":
+            for r, row in enumerate(self._translate_rows):
+                if not row:
+                    lines.append(f"    r{r} = bytes(size)")
+                    continue
+                for k, (i, table) in enumerate(row):
+                    if table is None:
+                        term = f"fb(s[{i}], 'little')"
+                    else:
+                        name = f"T{r}_{k}"
+                        namespace[name] = table
+                        term = f"fb(s[{i}].translate({name}), 'little')"
+                    lines.append(f"    a {'^=' if k else '='} {term}")
+                lines.append(f"    r{r} = a.to_bytes(size, 'little')")
+        else:
+            used = sorted({v for terms in self._row_terms for v in terms if 0 <= v < self.inputs})
+            used += sorted({v for op in self._ops for v in op if v < self.inputs})
+            for i in dict.fromkeys(used):
+                lines.append(f"    v{i} = fb(s[{i}], 'little')")
+            next_var = self.inputs
+            for a, b in self._ops:
+                lines.append(f"    v{next_var} = v{a} ^ v{b}")
+                next_var += 1
+            for r, terms in enumerate(self._row_terms):
+                present = [b for b, v in enumerate(terms) if v >= 0]
+                if not present:
+                    lines.append(f"    r{r} = bytes(size)")
+                    continue
+                lines.append(f"    a = v{terms[present[0]]}")
+                for v in terms[present[0] + 1 :]:
+                    # a * x^-1 on every byte: clear bit 0, shift, fold it back via 0x11D.
+                    lines.append("    t = a & M")
+                    extra = f" ^ v{v}" if v >= 0 else ""
+                    lines.append(f"    a = ((a ^ t) >> 1) ^ (t * {_HALF_REDUCE}){extra}")
+                lines.append(f"    r{r} = a.to_bytes(size, 'little')")
+        lines.append(f"    return [{', '.join(f'r{r}' for r in range(len(self._row_terms)))}]")
+        if len(lines) > _MAX_GENERATED_LINES:
+            return None
+        exec(compile("\n".join(lines), "<pykcp.reedsolomon kernel>", "exec"), namespace)
+        kernel = namespace["kernel"]
+        assert callable(kernel)
+        return kernel
+
+    def _apply_translate(self, shards: Sequence[bytes], size: int) -> list[bytes]:
         from_bytes = int.from_bytes
-        if not self._horner:
-            out = []
-            for row in self._translate_rows:
-                acc = 0
-                for i, table in row:
-                    shard = shards[i]
-                    acc ^= from_bytes(shard if table is None else shard.translate(table), "little")
-                out.append(acc.to_bytes(size, "little"))
-            return out
+        out = []
+        for row in self._translate_rows:
+            acc = 0
+            for i, table in row:
+                shard = shards[i]
+                acc ^= from_bytes(shard if table is None else shard.translate(table), "little")
+            out.append(acc.to_bytes(size, "little"))
+        return out
+
+    def _apply_horner(self, shards: Sequence[bytes], size: int) -> list[bytes]:
+        from_bytes = int.from_bytes
         values = [from_bytes(shard, "little") for shard in shards]
         append = values.append
         for a, b in self._ops:
@@ -274,7 +345,6 @@ class _Combiner:
             acc = 0
             for v in terms:
                 if acc:
-                    # acc * x^-1 on every byte: clear bit 0, shift, fold it back via 0x11D.
                     odd = acc & low_bits
                     acc = ((acc ^ odd) >> 1) ^ (odd * _HALF_REDUCE)
                 if v >= 0:
