@@ -1,6 +1,6 @@
 """Packet ciphers, bit-exact with kcp-go's ``BlockCrypt`` family, plus AES-GCM.
 
-Every non-AEAD cipher uses kcp-go's framing-independent block mode: standard full-block CFB
+Every non-AEAD block cipher runs in kcp-go's mode: standard full-block CFB
 (segment size = block size) over the *whole* datagram, restarted for every datagram from the
 fixed IV :data:`CFB_IV` (its first 8 bytes for 8-byte-block ciphers). Salsa20 and the XOR pad
 are stream transforms; "none" is the identity. :class:`AEADCrypt` is kcp-go's AES-GCM mode
