@@ -68,6 +68,7 @@ def address_key(addr: Address) -> tuple[Any, ...]:
     """The identity of a remote peer: host and port (plus the scope of a link-local IPv6).
 
     kcp-go keys sessions by the address string; flowinfo is not part of it.
+    (ListenerCore.datagram_received inlines this.)
     """
     if len(addr) >= 4 and addr[3]:
         return (addr[0], addr[1], addr[3])
@@ -148,6 +149,7 @@ class Session:
         # The flush timer: None = quiescent (nothing to send, nothing in flight).
         self._deadline: int | None = now + kcp.interval
         self._received = False
+        self._input_now = now
 
         if passive:
             self.snmp.PassiveOpens += 1
@@ -265,22 +267,22 @@ class Session:
             return
         snmp.InPkts += 1
         snmp.InBytes += size
-        self.last_heard = now
+        self.last_heard = self._input_now = now
         self._received = True
         kcp = self.kcp
         flag = payload[4] | payload[5] << 8
         kcp_now = now & 0xFFFFFFFF
-        if flag in (TYPE_DATA, TYPE_PARITY):
+        if flag == TYPE_DATA or flag == TYPE_PARITY:  # noqa: SIM109 - constant tuple lookup is slower
             decoder = self._fec_decoder
             if decoder is None:
                 from pykcp.fec import FECDecoder
 
                 decoder = self._fec_decoder = FECDecoder(1, 1, snmp=snmp)
-            view = memoryview(payload)
-            if flag == TYPE_DATA and kcp.input(view[FEC_OVERHEAD:], kcp_now, True) != 0:
+            # (kcp.input wants bytes: one slice copy beats a memoryview it would copy anyway.)
+            if flag == TYPE_DATA and kcp.input(payload[FEC_OVERHEAD:], kcp_now, True):
                 snmp.KCPInErrors += 1
-            for shard in decoder.decode(view):
-                if kcp.input(shard, kcp_now, False) != 0:
+            for shard in decoder.decode(payload):
+                if kcp.input(shard, kcp_now, False):
                     snmp.KCPInErrors += 1
         elif flag == TYPE_OOB:
             snmp.OOBPackets += 1
@@ -290,9 +292,10 @@ class Session:
                     handler(payload[MIN_PAYLOAD:])
                 except Exception:  # a user callback must not break the receive path
                     snmp.InErrs += 1
-        elif kcp.input(payload, kcp_now, True) != 0:
+        elif kcp.input(payload, kcp_now, True):
             snmp.KCPInErrors += 1
-        self._collect(now)
+        # Whatever KCP emitted meanwhile (ACK no-delay, flush on ACK) is wrapped when the
+        # adapter asks for it, once per receive batch rather than once per datagram.
 
     def input_done(self, now: int) -> None:
         """End of a receive batch (one socket drain): the ACKs it queued leave within one
@@ -334,6 +337,7 @@ class Session:
 
     def datagrams_to_send(self) -> list[bytes]:
         """Datagrams produced since the last call, in order (to be sent to :attr:`remote`)."""
+        self._collect(self._input_now)
         out = self._outbox
         if out:
             self._outbox = []
@@ -447,31 +451,33 @@ class ListenerCore:
             self.snmp.KCPInErrors += 1
             return None
         flag = payload[4] | payload[5] << 8
+        key = (addr[0], addr[1], addr[3]) if len(addr) >= 4 and addr[3] else addr[:2]
+        session = self.sessions.get(key)
+        # Conv and sn as §6 reads them: plain KCP at offset 0, an F1 data shard at offset 8.
         conv: int | None
-        sn = 0
-        if flag == TYPE_DATA:
-            if size >= FEC_OVERHEAD + KCP_OVERHEAD:
-                conv = _unpack_u32(payload, 8)[0]
-                sn = _unpack_u32(payload, 20)[0]
-            else:
-                conv = None
-        elif flag == TYPE_PARITY:
+        if flag == TYPE_PARITY:
             conv = None
+        elif flag == TYPE_DATA:
+            conv = _unpack_u32(payload, 8)[0] if size >= FEC_OVERHEAD + KCP_OVERHEAD else None
         elif flag == TYPE_OOB:
             conv = _unpack_u32(payload, 8)[0]
-        else:
-            if size < KCP_OVERHEAD:
-                self.snmp.InErrs += 1
-                return None
+        elif size >= KCP_OVERHEAD:
             conv = _unpack_u32(payload, 0)[0]
-            sn = _unpack_u32(payload, 12)[0]
+        else:
+            self.snmp.InErrs += 1
+            return None
 
-        key = address_key(addr)
-        session = self.sessions.get(key)
         if session is not None:
             if conv is None or conv == session.conv:
                 session.payload_received(payload, now)
                 return session
+            # sn of the first segment; an OOB datagram counts as sn 0 (latest kcp-go).
+            if flag == TYPE_DATA:
+                sn = _unpack_u32(payload, 20)[0]
+            elif flag == TYPE_OOB:
+                sn = 0
+            else:
+                sn = _unpack_u32(payload, 12)[0]
             if sn != 0:
                 self.snmp.InErrs += 1
                 return None
