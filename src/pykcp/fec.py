@@ -66,6 +66,7 @@ AUTOTUNE_SAMPLES: Final = 258
 
 _HEADER = struct.Struct("<IHH")  # seqid, type, size
 _PARITY_HEADER = struct.Struct("<IH")
+_unpack_fec_header = _PARITY_HEADER.unpack_from
 _OOB_HEADER = struct.Struct("<IHHI")
 _U32: Final = 0xFFFFFFFF
 
@@ -312,22 +313,21 @@ class FECDecoder:
 
     def decode(self, packet: bytes | bytearray | memoryview) -> list[bytes]:
         """Feed one F1/F2 packet; returns the KCP payloads rebuilt thanks to it (maybe none)."""
-        snmp = self.snmp
         length = len(packet)
         if length < FEC_HEADER_SIZE_PLUS2 or length > MTU_LIMIT:
-            snmp.InErrs += 1
+            self.snmp.InErrs += 1
             return []
-        seqid, flag = _PARITY_HEADER.unpack_from(packet)
+        seqid, flag = _unpack_fec_header(packet)
         if flag == TYPE_DATA:
             is_data = True
         elif flag == TYPE_PARITY:
             is_data = False
         else:
-            snmp.InErrs += 1
+            self.snmp.InErrs += 1
             return []
         self._tuner.sample(is_data, seqid)
         if seqid >= self._paws:
-            snmp.InErrs += 1
+            self.snmp.InErrs += 1
             return []
         n = self.shard_count
         group_id, index = divmod(seqid, n)
@@ -337,29 +337,33 @@ class FECDecoder:
             self._retune()
             return []
 
-        groups = self._groups
-        group = groups.get(group_id)
+        group = self._groups.get(group_id)
         if group is None:
-            group = groups[group_id] = _Group()
-        if not is_data and (group.done or index not in group.shards):
-            snmp.FECParityShards += 1
+            group = self._groups[group_id] = _Group()
+            self.snmp.FECShardSet = len(self._groups)
         recovered: list[bytes] = []
-        if not group.done and index not in group.shards:
-            group.shards[index] = bytes(packet[FEC_HEADER_SIZE:])
+        if group.done:
+            if not is_data:
+                self.snmp.FECParityShards += 1
+        elif index not in group.shards:
             if is_data:
                 group.data_count += 1
-            if len(group.shards) >= self.data_shards:
+            else:
+                self.snmp.FECParityShards += 1
+            shards = group.shards
+            shards[index] = bytes(packet[FEC_HEADER_SIZE:])
+            if len(shards) >= self.data_shards:
                 recovered = self._decode_group(group)
 
         newest = self._newest
-        if newest is None or _itimediff(group_id * n, newest * n) > 0:
-            self._newest = group_id
-            snmp.FECShardMin = group_id
-            self._discard_old()
-        elif not 0 <= _itimediff(newest * n, group_id * n) <= MAX_SHARD_SETS * n:
-            # A straggler behind the window: kcp-go creates its group and drops it at once.
-            self._drop(group_id)
-        snmp.FECShardSet = len(groups)
+        if group_id != newest:
+            if newest is None or _itimediff(group_id * n, newest * n) > 0:
+                self._newest = group_id
+                self.snmp.FECShardMin = group_id
+                self._discard_old()
+            elif not 0 <= _itimediff(newest * n, group_id * n) <= MAX_SHARD_SETS * n:
+                # A straggler behind the window: kcp-go creates its group and drops it at once.
+                self._drop(group_id)
         return recovered
 
     def _decode_group(self, group: _Group) -> list[bytes]:
@@ -397,10 +401,12 @@ class FECDecoder:
         stale = [g for g in self._groups if not 0 <= _itimediff(newest * n, g * n) <= horizon]
         for group_id in stale:
             self._drop(group_id)
+        self.snmp.FECShardSet = len(self._groups)
 
     def _drop(self, group_id: int) -> None:
         group = self._groups.pop(group_id)
         self.snmp.FECShortShards += group.data_count
+        self.snmp.FECShardSet = len(self._groups)
 
     def _retune(self) -> None:
         data_period, parity_period = self._tuner.find_periods()
