@@ -18,6 +18,7 @@ XORs that build the ``S_b`` are shared between outputs by a greedy common-subexp
 
 from __future__ import annotations
 
+import threading
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
@@ -365,7 +366,15 @@ class ReedSolomon:
     does before calling the codec).
     """
 
-    __slots__ = ("_decoders", "_encoder", "data_shards", "matrix", "parity_shards", "total_shards")
+    __slots__ = (
+        "_decoders",
+        "_encoder",
+        "_lock",
+        "data_shards",
+        "matrix",
+        "parity_shards",
+        "total_shards",
+    )
 
     def __init__(self, data_shards: int, parity_shards: int) -> None:
         if data_shards < 1 or parity_shards < 0:
@@ -382,6 +391,7 @@ class ReedSolomon:
         # Inverted sub-matrices by erasure pattern; bounded because a hostile peer can make
         # up patterns at will.
         self._decoders: OrderedDict[tuple[int, ...], _Combiner] = OrderedDict()
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"ReedSolomon({self.data_shards}, {self.parity_shards})"
@@ -452,15 +462,18 @@ class ReedSolomon:
 
     def _decoder(self, chosen: tuple[int, ...], missing: tuple[int, ...]) -> _Combiner:
         cache = self._decoders
-        combiner = cache.get(chosen)
-        if combiner is not None:
-            cache.move_to_end(chosen)
-            return combiner
+        # Codecs are shared (get_codec) by sessions that may live in different threads.
+        with self._lock:
+            combiner = cache.get(chosen)
+            if combiner is not None:
+                cache.move_to_end(chosen)
+                return combiner
         inverse = _invert([self.matrix[i] for i in chosen])
         combiner = _Combiner([inverse[i] for i in missing])
-        cache[chosen] = combiner
-        if len(cache) > _DECODE_CACHE_SIZE:
-            cache.popitem(last=False)
+        with self._lock:
+            cache[chosen] = combiner
+            if len(cache) > _DECODE_CACHE_SIZE:
+                cache.popitem(last=False)
         return combiner
 
 
