@@ -285,11 +285,11 @@ def test_close_flushes_and_second_close_reports_false() -> None:
     config = Config(write_delay=True, nc=1)
     session = Session(1, config, 0, remote=SERVER)
     session.send(b"late data", 0)
-    assert session.datagrams_to_send() == []  # write delay: nothing flushed yet
+    assert list(session.datagrams_to_send()) == []  # write delay: nothing flushed yet
     established = DEFAULT_SNMP.CurrEstab
     assert session.close(1)
     assert DEFAULT_SNMP.CurrEstab == established - 1
-    assert len(session.datagrams_to_send()) == 1
+    assert len(list(session.datagrams_to_send())) == 1
     assert not session.close(2)
     with pytest.raises(SessionClosedError):
         session.send(b"x", 3)

@@ -208,7 +208,12 @@ class _Endpoint:
             except Exception:
                 logger.exception("pykcp: receive batch handling failed")
 
-    def send(self, datagrams: list[bytes], addr: Address, snmp: Snmp) -> None:
+    def send(self, datagrams: Iterable[bytes], addr: Address, snmp: Snmp) -> None:
+        """Send each datagram as it comes (the iterable seals them lazily).
+
+        A full socket buffer drops the datagram (KCP retransmits it) but the iterable is
+        still consumed, so the FEC encoder sees every payload.
+        """
         if self.closed:
             return
         transmit: Callable[[bytes], int]
@@ -226,7 +231,7 @@ class _Endpoint:
             try:
                 transmit(datagram)
             except (BlockingIOError, InterruptedError):
-                break  # socket buffer full: KCP retransmits what is lost here
+                continue  # socket buffer full: KCP retransmits what is lost here
             except OSError as exc:
                 if exc.errno in _TRANSIENT_SEND_ERRORS:
                     continue
@@ -479,9 +484,7 @@ class KCPSession:
 
     def _after_io(self, now: int) -> None:
         core = self._core
-        datagrams = core.datagrams_to_send()
-        if datagrams:
-            self._endpoint.send(datagrams, core.remote, core.snmp)
+        self._endpoint.send(core.datagrams_to_send(), core.remote, core.snmp)
         if core.closed:
             self._finish()
             return
@@ -527,9 +530,7 @@ class KCPSession:
         """[Close]: flush what is pending, then stop. A second call raises SessionClosedError."""
         if not self._core.close(now_ms(self._loop)):
             raise SessionClosedError("session is already closed")
-        datagrams = self._core.datagrams_to_send()
-        if datagrams:
-            self._endpoint.send(datagrams, self._core.remote, self._core.snmp)
+        self._endpoint.send(self._core.datagrams_to_send(), self._core.remote, self._core.snmp)
         self._finish()
 
     async def __aenter__(self) -> KCPSession:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import struct
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Final
 
 from pykcp.config import MTU_LIMIT, Config
@@ -140,7 +140,8 @@ class Session:
         self.owner: Any = None
         """The I/O adapter driving this session (set by it)."""
 
-        self._outbox: list[bytes] = []
+        self._payloads: list[bytes] = []  # KCP output not yet wrapped
+        self._outbox: list[bytes] = []  # sealed datagrams (out-of-band ones)
         self._idle_ms = _seconds_to_ms(config.idle_timeout)
         self._dead_link_ms = _seconds_to_ms(config.dead_link_timeout)
         self.last_heard = now
@@ -149,7 +150,7 @@ class Session:
         # The flush timer: None = quiescent (nothing to send, nothing in flight).
         self._deadline: int | None = now + kcp.interval
         self._received = False
-        self._input_now = now
+        self._now = now
 
         if passive:
             self.snmp.PassiveOpens += 1
@@ -267,7 +268,7 @@ class Session:
             return
         snmp.InPkts += 1
         snmp.InBytes += size
-        self.last_heard = self._input_now = now
+        self.last_heard = self._now = now
         self._received = True
         kcp = self.kcp
         flag = payload[4] | payload[5] << 8
@@ -314,34 +315,48 @@ class Session:
         self._wake(now + max(delay, 1))
         return delay
 
-    def _collect(self, now: int) -> None:
-        """Wrap whatever KCP produced in FEC and crypto and put it in the outbox."""
+    def _collect(self, now: int) -> bool:
+        """Take what KCP produced; it is wrapped (FEC, crypto) as it is sent. True if any."""
         payloads = self.kcp.take_output()
         if not payloads:
-            return
-        outbox = self._outbox
+            return False
+        self._payloads += payloads
+        self._now = now
+        return True
+
+    def datagrams_to_send(self) -> Iterator[bytes]:
+        """Datagrams produced since the last call, in order (to be sent to :attr:`remote`).
+
+        An iterator that does the FEC and crypto work lazily, so a sender can put each
+        datagram on the wire as soon as it is sealed (the peer starts working on the first
+        ones while the rest are being encrypted). Consume it fully before the next call.
+        """
+        self._collect(self._now)
+        payloads = self._payloads
+        ready = self._outbox
+        if not payloads and not ready:
+            return iter(())
+        self._payloads = []
+        self._outbox = []
+        return self._wrap(payloads, ready, self._now)
+
+    def _wrap(self, payloads: list[bytes], ready: list[bytes], now: int) -> Iterator[bytes]:
+        yield from ready
         seal = self._seal
         encoder = self._fec_encoder
         if encoder is None:
             if seal is None:
-                outbox.extend(payloads)
+                yield from payloads
             else:
-                outbox.extend(map(seal, payloads))
+                yield from map(seal, payloads)
             return
+        encode = encoder.encode
         for payload in payloads:
-            packets = encoder.encode(payload, now)
+            packets = encode(payload, now)
             if seal is None:
-                outbox.extend(packets)
+                yield from packets
             else:
-                outbox.extend(map(seal, packets))
-
-    def datagrams_to_send(self) -> list[bytes]:
-        """Datagrams produced since the last call, in order (to be sent to :attr:`remote`)."""
-        self._collect(self._input_now)
-        out = self._outbox
-        if out:
-            self._outbox = []
-        return out
+                yield from map(seal, packets)
 
     # -- timer -----------------------------------------------------------------------------
 
@@ -362,9 +377,7 @@ class Session:
         self._deadline = None
         kcp = self.kcp
         delay = int(kcp.flush(now & 0xFFFFFFFF))
-        before = len(self._outbox)
-        self._collect(now)
-        produced = len(self._outbox) > before
+        produced = self._collect(now)
         if now - self._last_fold >= _FOLD_EVERY_MS:
             self._last_fold = now
             fold_snmp(DEFAULT_SNMP, self.snmp, self._folded)
