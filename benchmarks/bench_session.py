@@ -75,6 +75,11 @@ class SinkResult:
     """CPU seconds per wall second of the sending process (1.0 = one core busy)."""
     sink_cpu: float
 
+    @property
+    def cpu_bound_mb_per_s(self) -> float:
+        """What the busier side's CPU cost per byte allows with a core of its own."""
+        return self.mb_per_s / max(self.sender_cpu, self.sink_cpu)
+
 
 def sink_throughput(total: int = 64 * 1024 * 1024, config: Config = SINK_CONFIG) -> SinkResult:
     """One pykcp -> pykcp stream over loopback (sink in a second process)."""
@@ -163,7 +168,8 @@ def main() -> None:
             f"sink {label} fast2 wnd1024 mtu1350, {total >> 20} MiB: MB/s",
             f"{statistics.median(speeds):.1f}  (runs {' '.join(f'{v:.1f}' for v in speeds)};"
             f" CPU sender {statistics.median(r.sender_cpu for r in results):.2f},"
-            f" sink {statistics.median(r.sink_cpu for r in results):.2f})",
+            f" sink {statistics.median(r.sink_cpu for r in results):.2f};"
+            f" CPU-bound {statistics.median(r.cpu_bound_mb_per_s for r in results):.1f})",
         ))
     count = 200 if args.quick else 1000
     results = [idle_sessions(count) for _ in range(3 if not args.quick else 1)]

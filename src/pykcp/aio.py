@@ -50,7 +50,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _RECV_BUFFER = 2048  # > kcp-go's 1500-byte limit, so an oversized datagram is seen whole
-_MAX_DRAIN = 512  # datagrams per reader callback, so one busy socket cannot starve the loop
+_MAX_DRAIN = 256  # datagrams per reader callback, so one busy socket cannot starve the loop
 _TRANSIENT_SEND_ERRORS = frozenset(
     {errno.EAGAIN, errno.ENOBUFS, errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH}
 )
@@ -470,6 +470,11 @@ class KCPSession:
     def on_timer(self, now: int) -> int | None:
         """Scheduler callback: flush, send, wake waiters; the next deadline."""
         core = self._core
+        transport = self._transport
+        if transport is not None:
+            # Hand received data to the protocol first, so the ACKs this flush sends
+            # advertise the receive window the application has actually freed.
+            transport._deliver(now)
         core.on_timer(now)
         self._after_io(now)
         return core.next_deadline()
