@@ -166,7 +166,35 @@ _COST_FROM_BYTES: Final = 1.1
 _COST_TRANSLATE_TERM: Final = 2.4
 _COST_XOR: Final = 0.3
 _COST_HALVE: Final = 1.6
+_COST_TRANSLATE: Final = 1.0
 _CSE_PAIR_BUDGET: Final = 60_000
+
+_TRAILING_ZEROS: Final = bytes([8] + [(c & -c).bit_length() - 1 for c in range(1, 256)])
+_POPCOUNT: Final = bytes(bin(c).count("1") for c in range(256))
+
+
+def _row_scale(row: Sequence[int]) -> int:
+    """The factor d to expand a Horner row in: row[i] * d.
+
+    The Horner sum of row * d equals x^-7 * d * (row . shards), so any d works if the result
+    is multiplied by x^7 / d (one translate, skipped for d = x^7). Scaled coefficients whose
+    low bits are all zero need fewer halvings, and fewer set bits mean fewer XORs: a 10+3
+    parity row drops from 7 halvings to 5 or 6.
+    """
+    coefficients = bytes(c for c in row if c)
+    if not coefficients:
+        return _SCALE
+    best, best_cost = _SCALE, float("inf")
+    for d in range(1, 256):
+        scaled = coefficients.translate(_mul_table(d))
+        halvings = 7 - min(scaled.translate(_TRAILING_ZEROS))
+        bits = sum(scaled.translate(_POPCOUNT))
+        cost = halvings * _COST_HALVE + bits * _COST_XOR / 2
+        if d != _SCALE:
+            cost += _COST_TRANSLATE
+        if cost < best_cost or (cost == best_cost and d == _SCALE):
+            best, best_cost = d, cost
+    return best
 
 
 def _common_xors(sets: list[set[int]], first_free: int) -> tuple[list[tuple[int, int]], list[int]]:
@@ -234,7 +262,15 @@ class _Combiner:
     rows only, never from wire data).
     """
 
-    __slots__ = ("_ops", "_row_terms", "_translate_rows", "apply", "inputs", "plan")
+    __slots__ = (
+        "_ops",
+        "_row_terms",
+        "_row_unscale",
+        "_translate_rows",
+        "apply",
+        "inputs",
+        "plan",
+    )
 
     def __init__(self, rows: Sequence[Sequence[int]], plan: str | None = None) -> None:
         self.inputs = len(rows[0]) if rows else 0
@@ -248,8 +284,13 @@ class _Combiner:
             for _, table in row
         )
         sets: list[set[int]] = []
+        row_unscale: list[bytes | None] = []
         for row in rows:
-            scaled = [gf_mul(c, _SCALE) for c in row]
+            # The search costs ~1 ms per row: worth it for encoders, built once per code,
+            # not for the one-row decoders a single loss needs (and a peer can vary).
+            scale = _row_scale(row) if len(rows) > 1 else _SCALE
+            row_unscale.append(None if scale == _SCALE else _mul_table(gf_div(_SCALE, scale)))
+            scaled = [gf_mul(c, scale) for c in row]
             sets.extend({i for i, c in enumerate(scaled) if c >> bit & 1} for bit in range(8))
         used_inputs = len(set().union(*sets)) if sets else 0
         ops, results = _common_xors(sets, self.inputs)
@@ -259,7 +300,12 @@ class _Combiner:
             for terms in row_terms
             if any(v >= 0 for v in terms)
         )
-        horner_cost = used_inputs * _COST_FROM_BYTES + len(ops) * _COST_XOR + halvings * _COST_HALVE
+        horner_cost = (
+            used_inputs * _COST_FROM_BYTES
+            + len(ops) * _COST_XOR
+            + halvings * _COST_HALVE
+            + sum(t is not None for t in row_unscale) * _COST_TRANSLATE
+        )
         if plan is None:
             plan = "horner" if horner_cost < translate_cost else "translate"
         elif plan not in ("horner", "translate"):
@@ -268,6 +314,7 @@ class _Combiner:
         self._translate_rows = translate_rows
         self._ops = ops
         self._row_terms = row_terms
+        self._row_unscale = row_unscale
         kernel = self._generate()
         if kernel is not None:
             self.apply: _Kernel = kernel
@@ -314,7 +361,12 @@ class _Combiner:
                     lines.append("    t = a & M")
                     extra = f" ^ v{v}" if v >= 0 else ""
                     lines.append(f"    a = ((a ^ t) >> 1) ^ (t * {_HALF_REDUCE}){extra}")
-                lines.append(f"    r{r} = a.to_bytes(size, 'little')")
+                unscale = self._row_unscale[r]
+                if unscale is None:
+                    lines.append(f"    r{r} = a.to_bytes(size, 'little')")
+                else:
+                    namespace[f"U{r}"] = unscale
+                    lines.append(f"    r{r} = a.to_bytes(size, 'little').translate(U{r})")
         lines.append(f"    return [{', '.join(f'r{r}' for r in range(len(self._row_terms)))}]")
         if len(lines) > _MAX_GENERATED_LINES:
             return None
@@ -342,7 +394,7 @@ class _Combiner:
             append(values[a] ^ values[b])
         low_bits = _LOW_BITS
         result = []
-        for terms in self._row_terms:
+        for terms, unscale in zip(self._row_terms, self._row_unscale, strict=True):
             acc = 0
             for v in terms:
                 if acc:
@@ -350,7 +402,8 @@ class _Combiner:
                     acc = ((acc ^ odd) >> 1) ^ (odd * _HALF_REDUCE)
                 if v >= 0:
                     acc ^= values[v]
-            result.append(acc.to_bytes(size, "little"))
+            out = acc.to_bytes(size, "little")
+            result.append(out if unscale is None else out.translate(unscale))
         return result
 
 
