@@ -1,0 +1,333 @@
+"""Pieces shared by the tunnel client and server: piping, logging, the SNMP log file."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import datetime
+import logging
+import os
+import sys
+import time
+
+from pykcp.aio import KCPSession, KCPTransport
+from pykcp.errors import KCPError
+from pykcp.snmp import DEFAULT_SNMP
+from pykcp.tunnel.compress import SnappyProtocol
+
+__all__ = [
+    "SNMP_FIELDS",
+    "configure_logging",
+    "format_address",
+    "go_time_format",
+    "kcp_stream",
+    "pipe",
+    "snmp_file_name",
+    "snmp_logger",
+    "snmp_struct_text",
+    "write_snmp_row",
+]
+
+logger = logging.getLogger("pykcp.tunnel")
+
+COPY_BUFFER = 65536
+# kcp-go 5.6.1's Snmp.Header() (what kcptun 20210922 writes); all are pykcp Snmp fields.
+SNMP_FIELDS = (
+    "BytesSent",
+    "BytesReceived",
+    "MaxConn",
+    "ActiveOpens",
+    "PassiveOpens",
+    "CurrEstab",
+    "InErrs",
+    "InCsumErrors",
+    "KCPInErrors",
+    "InPkts",
+    "OutPkts",
+    "InSegs",
+    "OutSegs",
+    "InBytes",
+    "OutBytes",
+    "RetransSegs",
+    "FastRetransSegs",
+    "EarlyRetransSegs",
+    "LostSegs",
+    "RepeatSegs",
+    "FECParityShards",
+    "FECErrs",
+    "FECRecovered",
+    "FECShortShards",
+)
+# Field order of kcp-go 5.6.1's Snmp struct, which Go's %+v prints.
+_SNMP_STRUCT_ORDER = (
+    *SNMP_FIELDS[:20],
+    "FECRecovered",
+    "FECErrs",
+    "FECParityShards",
+    "FECShortShards",
+)
+
+_PIPE_ERRORS = (ConnectionError, OSError, EOFError, KCPError)
+
+
+# -- piping ---------------------------------------------------------------------------------
+
+
+async def pipe(
+    reader_a: asyncio.StreamReader,
+    writer_a: asyncio.StreamWriter,
+    reader_b: asyncio.StreamReader,
+    writer_b: asyncio.StreamWriter,
+) -> None:
+    """Copy both ways until either direction ends, then close both ends (kcptun's
+    ``handleClient``: no half-close; whatever is still travelling the other way is dropped)."""
+
+    def close_both() -> None:
+        for writer in (writer_a, writer_b):
+            with contextlib.suppress(Exception):
+                writer.close()
+
+    async def copy(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+        try:
+            while data := await src.read(COPY_BUFFER):
+                dst.write(data)
+                await dst.drain()
+        except _PIPE_ERRORS:
+            pass
+        finally:
+            close_both()
+
+    try:
+        await asyncio.gather(copy(reader_a, writer_b), copy(reader_b, writer_a))
+    finally:
+        close_both()
+        for writer in (writer_a, writer_b):
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+
+# -- logging --------------------------------------------------------------------------------
+
+
+class _GoLogFormatter(logging.Formatter):
+    """Go's log.LstdFlags look: ``2006/01/02 15:04:05 message``."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(message)s", "%Y/%m/%d %H:%M:%S")
+
+
+def configure_logging(path: str = "") -> logging.Handler:
+    """Send ``pykcp.tunnel`` log lines to stderr, or appended to *path* (kcptun's --log)."""
+    handler: logging.Handler
+    if path:
+        handler = logging.FileHandler(path, mode="a", encoding="utf-8")
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_GoLogFormatter())
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    return handler
+
+
+# -- SNMP -----------------------------------------------------------------------------------
+
+_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _zone(moment: datetime.datetime, sep: str, seconds: bool, short: bool, z: bool) -> str:
+    offset = moment.utcoffset() or datetime.timedelta(0)
+    total = int(offset.total_seconds())
+    if z and total == 0:
+        return "Z"
+    sign = "-" if total < 0 else "+"
+    total = abs(total)
+    hours, minutes, secs = total // 3600, total // 60 % 60, total % 60
+    text = f"{sign}{hours:02d}"
+    if not short:
+        text += f"{sep}{minutes:02d}"
+        if seconds:
+            text += f"{sep}{secs:02d}"
+    return text
+
+
+# Go layout elements, longest first where one is a prefix of another.
+_ZONE_ELEMENTS = (
+    ("-07:00:00", ":", True, False, False),
+    ("-070000", "", True, False, False),
+    ("-07:00", ":", False, False, False),
+    ("-0700", "", False, False, False),
+    ("-07", "", False, True, False),
+    ("Z07:00:00", ":", True, False, True),
+    ("Z070000", "", True, False, True),
+    ("Z07:00", ":", False, False, True),
+    ("Z0700", "", False, False, True),
+    ("Z07", "", False, True, True),
+)
+
+
+def go_time_format(layout: str, moment: datetime.datetime | None = None) -> str:
+    """Go's ``time.Time.Format(layout)`` for the reference-time elements (Mon Jan 2
+    15:04:05 MST 2006); kcptun formats the SNMP log file name this way."""
+    if moment is None:
+        moment = datetime.datetime.now().astimezone()
+    out: list[str] = []
+    i = 0
+    n = len(layout)
+    while i < n:
+        rest = layout[i:]
+        c = rest[0]
+        hour12 = moment.hour % 12 or 12
+        for element, value in (
+            ("January", _MONTHS[moment.month - 1]),
+            ("Jan", _MONTHS[moment.month - 1][:3]),
+            ("Monday", _DAYS[moment.weekday()]),
+            ("Mon", _DAYS[moment.weekday()][:3]),
+            ("MST", moment.tzname() or "UTC"),
+            ("2006", f"{moment.year:04d}"),
+            ("002", f"{moment.timetuple().tm_yday:03d}"),
+            ("01", f"{moment.month:02d}"),
+            ("02", f"{moment.day:02d}"),
+            ("03", f"{hour12:02d}"),
+            ("04", f"{moment.minute:02d}"),
+            ("05", f"{moment.second:02d}"),
+            ("06", f"{moment.year % 100:02d}"),
+            ("15", f"{moment.hour:02d}"),
+            ("__2", f"{moment.timetuple().tm_yday:>3d}"),
+            ("_2", f"{moment.day:>2d}"),
+            ("1", str(moment.month)),
+            ("2", str(moment.day)),
+            ("3", str(hour12)),
+            ("4", str(moment.minute)),
+            ("5", str(moment.second)),
+            ("PM", "PM" if moment.hour >= 12 else "AM"),
+            ("pm", "pm" if moment.hour >= 12 else "am"),
+        ):
+            if rest.startswith(element):
+                if element == "_2" and rest.startswith("_2006"):
+                    continue  # Go reads "_2006" as "_" then the year
+                if element == "Jan" and rest.startswith("January"):
+                    continue
+                if element == "Mon" and rest.startswith("Monday"):
+                    continue
+                out.append(value)
+                i += len(element)
+                break
+        else:
+            if c in "-Z":
+                for element, sep, seconds, short, z in _ZONE_ELEMENTS:
+                    if rest.startswith(element):
+                        out.append(_zone(moment, sep, seconds, short, z))
+                        i += len(element)
+                        break
+                else:
+                    out.append(c)
+                    i += 1
+                continue
+            if c in ".," and len(rest) > 1 and rest[1] in "09":
+                digit = rest[1]
+                j = 1
+                while j < len(rest) and rest[j] == digit:
+                    j += 1
+                if not (j < len(rest) and rest[j].isdigit()):
+                    digits = f"{moment.microsecond:06d}000"[: j - 1]
+                    if digit == "9":
+                        digits = digits.rstrip("0")
+                        out.append(c + digits if digits else "")
+                    else:
+                        out.append(c + digits)
+                    i += j
+                    continue
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def snmp_file_name(path: str, moment: datetime.datetime | None = None) -> str:
+    """kcptun's log file name: the directory as given, the file name as a Go time layout."""
+    directory, name = os.path.split(path)
+    formatted = go_time_format(name, moment)
+    return os.path.join(directory, formatted) if directory else formatted
+
+
+def write_snmp_row(path: str, now: float | None = None) -> str:
+    """Append one CSV row of :data:`pykcp.DEFAULT_SNMP` (header first in a new file), as
+    kcptun's ``SnmpLogger`` does; returns the file written."""
+    now = time.time() if now is None else now
+    moment = datetime.datetime.fromtimestamp(now).astimezone()
+    name = snmp_file_name(path, moment)
+    with open(name, "a", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file, lineterminator="\n")
+        if file.tell() == 0:
+            writer.writerow(["Unix", *SNMP_FIELDS])
+        writer.writerow([str(int(now)), *(str(getattr(DEFAULT_SNMP, f)) for f in SNMP_FIELDS)])
+    return name
+
+
+async def snmp_logger(path: str, period: int) -> None:
+    """Every *period* seconds append a row to the log at *path* (off if either is empty)."""
+    if not path or period <= 0:
+        return
+    while True:
+        await asyncio.sleep(period)
+        try:
+            write_snmp_row(path)
+        except OSError as exc:
+            logger.info("%s", exc)
+            return  # kcptun's logger stops on an unwritable file
+
+
+def snmp_struct_text() -> str:
+    """DEFAULT_SNMP as Go prints ``%+v`` of kcp-go's ``*Snmp`` (kcptun's SIGUSR1 dump)."""
+    inner = " ".join(f"{f}:{getattr(DEFAULT_SNMP, f)}" for f in _SNMP_STRUCT_ORDER)
+    return "&{" + inner + "}"
+
+
+# -- KCP session -> smux connection ----------------------------------------------------------
+
+KCP_READ_LIMIT = 256 * 1024
+"""StreamReader limit over a KCP session: past twice this, KCP stops being read and its
+receive window closes toward the peer."""
+
+
+def kcp_stream(
+    session: KCPSession, *, compress: bool, limit: int = KCP_READ_LIMIT
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A StreamReader/StreamWriter pair over *session*, through kcptun's snappy framing when
+    *compress* is true (what kcptun hands to smux)."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=limit, loop=loop)
+    protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
+    transport: asyncio.Transport
+    if compress:
+        snappy = SnappyProtocol(protocol)
+        KCPTransport(session, snappy)
+        assert snappy.transport is not None
+        transport = snappy.transport
+    else:
+        transport = KCPTransport(session, protocol)
+    writer = asyncio.StreamWriter(transport, protocol, reader, loop)
+    return reader, writer
+
+
+def format_address(address: object) -> str:
+    """``host:port`` / ``[v6host]:port`` as Go prints a net.Addr."""
+    if isinstance(address, tuple) and len(address) >= 2:
+        host = str(address[0])
+        return f"[{host}]:{address[1]}" if ":" in host else f"{host}:{address[1]}"
+    return str(address)

@@ -1,0 +1,300 @@
+"""kcptun 20210922's settings: flag defaults, JSON config keys and how they combine.
+
+Field names are kcptun's JSON keys, so ``-c config.json`` maps one to one. As in kcptun, the
+JSON file is applied after the command line and overrides it (keys match case-insensitively,
+unknown keys are ignored, ``null`` leaves a value alone), and ``mode`` is applied last: any
+mode other than normal/fast/fast2/fast3 (kcptun documents "manual") keeps the ``nodelay``,
+``interval``, ``resend`` and ``nc`` values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from pykcp.config import PRESETS, Config
+from pykcp.crypt import AEADCrypt, BlockCrypt, derive_key, new_crypt
+from pykcp.errors import ConfigError
+from pykcp.smux import SmuxConfig
+
+__all__ = [
+    "KCPTUN_CIPHERS",
+    "MAX_SMUX_VERSION",
+    "ClientConfig",
+    "ServerConfig",
+    "env_key",
+    "kcptun_cipher",
+    "parse_address",
+    "split_host_port",
+]
+
+logger = logging.getLogger("pykcp.tunnel")
+
+MAX_SMUX_VERSION = 2
+KCPTUN_CIPHERS = (
+    "aes",
+    "aes-128",
+    "aes-192",
+    "salsa20",
+    "blowfish",
+    "twofish",
+    "cast5",
+    "3des",
+    "tea",
+    "xtea",
+    "xor",
+    "sm4",
+    "none",
+)
+"""The names kcptun 20210922 knows; it silently uses "aes" for any other."""
+
+DEFAULT_KEY = "it's a secrect"  # sic: kcptun's default, spelling included
+
+
+def kcptun_cipher(name: str) -> str:
+    """The cipher kcptun really uses for *name* (unknown names fall back to "aes")."""
+    return name if name in KCPTUN_CIPHERS else "aes"
+
+
+def split_host_port(address: str) -> tuple[str, str]:
+    """Go's ``net.SplitHostPort``: ``":80"`` -> ``("", "80")``, ``"[::1]:80"`` ->
+    ``("::1", "80")``; ConfigError where Go returns an error."""
+    host, sep, port = address.rpartition(":")
+    if not sep:
+        raise ConfigError(f"address {address}: missing port in address")
+    if host.startswith("["):
+        if not host.endswith("]"):
+            raise ConfigError(f"address {address}: missing ']' in address")
+        host = host[1:-1]
+    elif ":" in host:
+        raise ConfigError(f"address {address}: too many colons in address")
+    if "[" in host or "]" in host or "]" in port:
+        raise ConfigError(f"address {address}: unexpected bracket in address")
+    return host, port
+
+
+def parse_address(address: str) -> tuple[str | None, int]:
+    """``(host or None for all interfaces, port)`` of a ``host:port`` to listen on or dial."""
+    host, port = split_host_port(address)
+    if not port.isdigit() or int(port) > 65535:
+        raise ConfigError(f"address {address}: invalid port {port!r}")
+    return host or None, int(port)
+
+
+@dataclass
+class _Common:
+    """Options shared by client and server (kcptun JSON keys)."""
+
+    key: str = DEFAULT_KEY
+    crypt: str = "aes"
+    mode: str = "fast"
+    mtu: int = 1350
+    sndwnd: int = 0  # per side, see the subclasses
+    rcvwnd: int = 0
+    datashard: int = 10
+    parityshard: int = 3
+    dscp: int = 0
+    nocomp: bool = False
+    acknodelay: bool = False
+    nodelay: int = 0
+    interval: int = 50
+    resend: int = 0
+    nc: int = 0
+    sockbuf: int = 4194304
+    smuxver: int = 1
+    smuxbuf: int = 4194304
+    streambuf: int = 2097152
+    keepalive: int = 10
+    log: str = ""
+    snmplog: str = ""
+    snmpperiod: int = 60
+    quiet: bool = False
+    tcp: bool = False
+
+    # -- building -----------------------------------------------------------------------------
+
+    @classmethod
+    def from_json_file(cls, path: str, base: Any = None) -> Any:
+        """*base* (default: the defaults) overridden by the JSON file at *path*."""
+        config = base if base is not None else cls()
+        try:
+            with open(path, encoding="utf-8") as file:
+                data = json.load(file)
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config file {path} is not valid JSON: {exc}") from None
+        config.update_from_json(data, source=path)
+        return config
+
+    def update_from_json(self, data: Any, *, source: str = "config") -> None:
+        """Apply a decoded JSON object the way Go's encoding/json fills kcptun's struct."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"{source}: expected a JSON object")
+        fields = {f.name.lower(): f for f in dataclasses.fields(self)}
+        for raw_key, value in data.items():
+            field = fields.get(str(raw_key).lower())
+            if field is None or value is None:
+                continue
+            expected = field.type if isinstance(field.type, str) else field.type.__name__
+            ok = (
+                isinstance(value, bool)
+                if expected == "bool"
+                else isinstance(value, int) and not isinstance(value, bool)
+                if expected == "int"
+                else isinstance(value, str)
+            )
+            if not ok:
+                raise ConfigError(
+                    f"{source}: {field.name!r} must be a JSON "
+                    f"{ {'bool': 'boolean', 'int': 'integer', 'str': 'string'}[expected] },"
+                    f" got {json.dumps(value)}"
+                )
+            setattr(self, field.name, value)
+
+    # -- derived values -----------------------------------------------------------------------
+
+    def timing(self) -> tuple[int, int, int, int]:
+        """(nodelay, interval, resend, nc) after kcptun's mode switch."""
+        return PRESETS.get(self.mode, (self.nodelay, self.interval, self.resend, self.nc))
+
+    @property
+    def cipher(self) -> str:
+        """The cipher in effect (kcptun's fallback to aes applied)."""
+        return kcptun_cipher(self.crypt)
+
+    def validate(self) -> None:
+        """Reject what kcptun would crash on or pykcp cannot do (ConfigError)."""
+        if self.tcp:
+            raise ConfigError("--tcp (TCP emulation with tcpraw) is not supported by pykcp")
+        if self.smuxver > MAX_SMUX_VERSION or self.smuxver < 1:
+            raise ConfigError(f"unsupported smux version: {self.smuxver}")
+        if self.snmpperiod < 0:
+            raise ConfigError(f"snmpperiod must not be negative, got {self.snmpperiod}")
+        self.smux_config().verify()
+        self.kcp_config(crypt=None)
+
+    def make_crypt(self) -> BlockCrypt | AEADCrypt | None:
+        """kcptun's block cipher: PBKDF2 of the key, truncated per cipher."""
+        return new_crypt(self.cipher, derive_key(self.key))
+
+    def kcp_config(self, crypt: BlockCrypt | AEADCrypt | None = None) -> Config:
+        """Session options as kcptun sets them (stream mode, no write delay, its timing)."""
+        nodelay, interval, resend, nc = self.timing()
+        return Config(
+            crypt=crypt,
+            data_shards=max(0, self.datashard),
+            parity_shards=max(0, self.parityshard),
+            nodelay=nodelay,
+            interval=interval,
+            resend=resend,
+            nc=nc,
+            sndwnd=self.sndwnd,
+            rcvwnd=self.rcvwnd,
+            mtu=self.mtu,
+            stream=True,
+            write_delay=False,
+            ack_nodelay=self.acknodelay,
+            dscp=self.dscp or None,
+            read_buffer=self.sockbuf,
+            write_buffer=self.sockbuf,
+        )
+
+    def smux_config(self) -> SmuxConfig:
+        """smux.DefaultConfig() with kcptun's four overrides."""
+        return SmuxConfig(
+            version=self.smuxver,
+            max_receive_buffer=self.smuxbuf,
+            max_stream_buffer=self.streambuf,
+            keep_alive_interval=float(self.keepalive),
+        )
+
+    def describe(self) -> list[tuple[str, object]]:
+        """The settings kcptun logs at start-up, in its order."""
+        return [
+            ("smux version", self.smuxver),
+            ("encryption", self.cipher),
+            ("nodelay parameters", " ".join(map(str, self.timing()))),
+            ("sndwnd", f"{self.sndwnd} rcvwnd: {self.rcvwnd}"),
+            ("compression", str(not self.nocomp).lower()),
+            ("mtu", self.mtu),
+            ("datashard", f"{self.datashard} parityshard: {self.parityshard}"),
+            ("acknodelay", str(self.acknodelay).lower()),
+            ("dscp", self.dscp),
+            ("sockbuf", self.sockbuf),
+            ("smuxbuf", self.smuxbuf),
+            ("streambuf", self.streambuf),
+            ("keepalive", self.keepalive),
+            ("snmplog", self.snmplog),
+            ("snmpperiod", self.snmpperiod),
+            ("quiet", str(self.quiet).lower()),
+        ]
+
+
+@dataclass
+class ClientConfig(_Common):
+    """``kcptun-client`` settings (defaults as in kcptun 20210922)."""
+
+    localaddr: str = ":12948"
+    remoteaddr: str = "vps:29900"
+    conn: int = 1
+    autoexpire: int = 0
+    scavengettl: int = 600
+    sndwnd: int = 128
+    rcvwnd: int = 512
+
+    def validate(self) -> None:
+        super().validate()
+        if not 1 <= self.conn <= 65535:
+            raise ConfigError(f"conn must be in [1, 65535], got {self.conn}")
+        parse_address(self.localaddr)
+        parse_address(self.remoteaddr)
+
+    def describe(self) -> list[tuple[str, object]]:
+        items = super().describe()
+        items.insert(3, ("remote address", self.remoteaddr))
+        items += [
+            ("conn", self.conn),
+            ("autoexpire", self.autoexpire),
+            ("scavengettl", self.scavengettl),
+        ]
+        return items
+
+
+@dataclass
+class ServerConfig(_Common):
+    """``kcptun-server`` settings (defaults as in kcptun 20210922)."""
+
+    listen: str = ":29900"
+    target: str = "127.0.0.1:12948"
+    sndwnd: int = 1024
+    rcvwnd: int = 1024
+    pprof: bool = False
+
+    def validate(self) -> None:
+        super().validate()
+        parse_address(self.listen)
+
+    @property
+    def target_is_unix(self) -> bool:
+        """kcptun dials a Unix socket when the target is not ``host:port``."""
+        try:
+            split_host_port(self.target)
+        except ConfigError:
+            return True
+        return False
+
+    def describe(self) -> list[tuple[str, object]]:
+        items = super().describe()
+        items.insert(1, ("target", self.target))
+        items.append(("pprof", str(self.pprof).lower()))
+        return items
+
+
+def env_key() -> str:
+    """The key default: ``$KCPTUN_KEY`` if set (as urfave/cli's EnvVar), else kcptun's."""
+    return os.environ.get("KCPTUN_KEY", DEFAULT_KEY)
