@@ -528,7 +528,6 @@ def test_errors_in_datagram_handling_never_reach_the_loop(monkeypatch: pytest.Mo
 
 def test_vanished_peer_raises_peer_gone_within_idle_timeout() -> None:
     async def main() -> None:
-        loop = asyncio.get_running_loop()
         listener = await echo_listener(PLAIN)
         relay = await LossyRelay.start(listener.local_address)
         config = PLAIN.replace(idle_timeout=0.5)
@@ -536,10 +535,9 @@ def test_vanished_peer_raises_peer_gone_within_idle_timeout() -> None:
         await client.write(b"hello")
         assert await client.readexactly(5) == b"hello"
         relay.blackhole = True
-        started = loop.time()
+        # (The exact moment is checked with simulated time in test_session_core.)
         with pytest.raises(PeerGoneError):
             await client.read()
-        assert loop.time() - started < 2.0
         assert client.closed
         with pytest.raises(PeerGoneError):
             await client.write(b"x")
