@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import zlib
 from typing import Any
@@ -15,6 +17,7 @@ from hypothesis import strategies as st
 from pykcp.crypt import CIPHER_NAMES, AEADCrypt, derive_key, new_crypt
 from pykcp.packet import CryptoCodec, NonceSource
 from pykcp.snmp import Snmp
+from tests.conftest import ROOT
 from tests.vectors import load
 
 PACKET_VECTORS = load("packet")
@@ -217,20 +220,27 @@ def test_nonce_source_never_repeats_across_threads() -> None:
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_forked_child_does_not_reuse_buffered_nonces() -> None:
-    source = NonceSource(16)
-    source()  # fill the buffer in the parent
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - child
-        os.close(read_end)
-        os.write(write_end, source())
-        os._exit(0)
-    os.close(write_end)
-    child_nonce = os.read(read_end, 16)
-    os.close(read_end)
-    os.waitpid(pid, 0)
-    assert len(child_nonce) == 16
-    assert child_nonce != source()
+    # In a fresh interpreter: forking this (possibly multi-threaded) test process is unsafe.
+    script = """
+import os
+from pykcp.packet import NonceSource
+source = NonceSource(16)
+source()  # fill the buffer in the parent
+read_end, write_end = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.write(write_end, source())
+    os._exit(0)
+child_nonce = os.read(read_end, 16)
+os.waitpid(pid, 0)
+assert len(child_nonce) == 16, child_nonce
+print("same" if child_nonce == source() else "different")
+"""
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "different"
 
 
 def test_aead_crypt_is_selected_by_type() -> None:
