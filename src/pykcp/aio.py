@@ -160,8 +160,12 @@ class _Endpoint:
         on_batch_done: Callable[[set[Session], int], None],
         on_error: Callable[[OSError], None],
         snmp: Snmp,
+        *,
+        fatal_send_errors: bool = True,
     ) -> None:
         self.loop = loop
+        # A listener serves many peers: one unreachable peer must not take down the others.
+        self._fatal_send_errors = fatal_send_errors
         self.sock = sock
         self.owned = owned
         self._dispatch = dispatch
@@ -233,7 +237,8 @@ class _Endpoint:
             except (BlockingIOError, InterruptedError):
                 continue  # socket buffer full: KCP retransmits what is lost here
             except OSError as exc:
-                if exc.errno in _TRANSIENT_SEND_ERRORS:
+                if exc.errno in _TRANSIENT_SEND_ERRORS or not self._fatal_send_errors:
+                    logger.debug("pykcp: sending to %r failed: %s", addr, exc)
                     continue
                 self._on_error(exc)
                 return
@@ -871,7 +876,14 @@ class KCPListener:
         self._sessions: set[KCPSession] = set()
         self._closed_waiter: asyncio.Future[None] = loop.create_future()
         self._endpoint = _Endpoint(
-            loop, sock, owned, self._dispatch, self._batch_done, self._failed, self._core.snmp
+            loop,
+            sock,
+            owned,
+            self._dispatch,
+            self._batch_done,
+            self._failed,
+            self._core.snmp,
+            fatal_send_errors=False,
         )
 
     @property
