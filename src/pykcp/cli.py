@@ -2,301 +2,468 @@
 
 Subcommands:
 
+``serve`` / ``client``
+    A KCP server and client running the ``echo`` or ``sink`` workload (:mod:`pykcp.workload`)
+    with kcptun's session flags; the client prints one JSON line with what it measured. The
+    project's Go peer has the same commands (``wl-serve`` / ``wl-client``) built on kcp-go, so
+    either end can be kcp-go.
 ``demo``
-    Two KCP cores move data over real UDP sockets on 127.0.0.1 through a small in-process
-    relay that drops and delays datagrams (seeded), once per mode, and print throughput,
-    retransmissions and RTT for each.
+    Server, client and a seeded lossy relay on 127.0.0.1 in one process: throughput and
+    latency with and without FEC.
+``bench``
+    kcp-go's benchmark table (ciphers, CRC32, FEC, flush, echo and sink speeds).
+``relay``
+    The demo's lossy, reordering UDP relay on its own, for experiments between any two peers.
+``tunnel``
+    kcptun-compatible tunnel (from :mod:`pykcp.tunnel`, when installed).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
-import heapq
-import random
-import selectors
-import socket
+import importlib
+import importlib.util
+import json
+import signal
 import sys
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TextIO
+from typing import Any
 
-from pykcp.kcp import KCP
+from pykcp.config import Config
+from pykcp.errors import ConfigError
 
-__all__ = ["PRESETS", "DemoResult", "main", "run_demo"]
+__all__ = ["build_parser", "config_from_args", "main", "parse_hostport"]
 
-# kcptun's mode names -> KCP.nodelay(nodelay, interval, resend, nc)
-PRESETS: dict[str, tuple[int, int, int, int]] = {
-    "default": (0, 100, 0, 0),
-    "normal": (0, 40, 2, 1),
-    "fast": (0, 30, 2, 1),
-    "fast2": (1, 20, 2, 1),
-    "fast3": (1, 10, 2, 1),
-}
-
-_M32 = 0xFFFFFFFF
+# kcptun's defaults (client and server share them here, with the server's larger windows).
+DEFAULT_KEY = "it's a secrect"  # sic: kcptun's default password
+MODES = ("normal", "fast", "fast2", "fast3", "manual")
 
 
-@dataclass
-class DemoResult:
-    """What one demo run measured (sender side unless noted)."""
-
-    mode: str
-    size: int
-    delivered: int
-    intact: bool
-    seconds: float
-    out_segs: int
-    retrans: int
-    lost: int
-    fast_retrans: int
-    early_retrans: int
-    srtt: int
-    rto: int
-    relay_dropped: int
-
-    @property
-    def complete(self) -> bool:
-        return self.delivered == self.size and self.intact
-
-    @property
-    def kib_per_s(self) -> float:
-        return self.delivered / 1024 / self.seconds if self.seconds > 0 else 0.0
+def parse_hostport(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` or ``[V6]:PORT`` -> (host, port); argparse type for addresses."""
+    host, sep, port_text = text.rpartition(":")
+    if not sep or not port_text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    port = int(port_text)
+    if port > 65535:
+        raise argparse.ArgumentTypeError(f"port out of range in {text!r}")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    return host or "0.0.0.0", port
 
 
-def _now_ms() -> int:
-    return time.monotonic_ns() // 1_000_000
+def _format_hostport(addr: Any) -> str:
+    host, port = addr[0], addr[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def _udp_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.setblocking(False)
-    return sock
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return value
 
 
-class _LossyRelay:
-    """Forwards datagrams between two ports, dropping and delaying them (seeded)."""
-
-    def __init__(self, rng: random.Random, loss: float, delay_ms: int) -> None:
-        self.rng = rng
-        self.loss = loss
-        self.delay_ms = delay_ms
-        self.dropped = 0
-        self.forwarded = 0
-        self._pending: list[tuple[int, int, socket.socket, bytes, tuple[str, int]]] = []
-        self._seq = 0
-
-    def accept(
-        self, now: int, data: bytes, out: socket.socket, destination: tuple[str, int]
-    ) -> None:
-        if self.rng.random() < self.loss:
-            self.dropped += 1
-            return
-        jitter = self.rng.randint(0, self.delay_ms // 2) if self.delay_ms else 0
-        self._seq += 1
-        heapq.heappush(
-            self._pending, (now + self.delay_ms + jitter, self._seq, out, data, destination)
-        )
-
-    def deliver_due(self, now: int) -> None:
-        pending = self._pending
-        while pending and pending[0][0] <= now:
-            _, _, out, data, destination = heapq.heappop(pending)
-            try:
-                out.sendto(data, destination)
-                self.forwarded += 1
-            except BlockingIOError:
-                self.dropped += 1  # a full socket buffer is just more loss
-
-    def next_time(self) -> int | None:
-        return self._pending[0][0] if self._pending else None
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
 
 
-def _drain(sock: socket.socket) -> list[bytes]:
-    datagrams = []
-    while True:
-        try:
-            datagrams.append(sock.recv(2048))
-        except (BlockingIOError, InterruptedError):
-            return datagrams
+def _add_session_flags(parser: argparse.ArgumentParser) -> None:
+    """kcptun's session flags (same names, same defaults apart from the windows)."""
+    from pykcp.crypt import CIPHER_NAMES
+
+    group = parser.add_argument_group("KCP session (kcptun's flags)")
+    group.add_argument(
+        "--crypt",
+        default="aes",
+        choices=CIPHER_NAMES,
+        metavar="NAME",
+        help="cipher, kcptun names: " + ", ".join(CIPHER_NAMES) + " (default aes; "
+        "null = no crypto layer, none = framing without encryption)",
+    )
+    group.add_argument(
+        "--key",
+        default=DEFAULT_KEY,
+        help="pre-shared secret; the cipher key is derived from it as kcptun does "
+        "(PBKDF2-SHA1, salt kcp-go, 4096 rounds)",
+    )
+    group.add_argument(
+        "--datashard", type=_non_negative, default=10, help="FEC data shards (default 10)"
+    )
+    group.add_argument(
+        "--parityshard", type=_non_negative, default=3, help="FEC parity shards (default 3)"
+    )
+    group.add_argument(
+        "--mode",
+        default="fast",
+        choices=MODES,
+        help="timing preset: normal, fast, fast2, fast3, or manual to use --nodelay "
+        "--interval --resend --nc (default fast)",
+    )
+    group.add_argument(
+        "--nodelay", type=int, default=0, help="manual mode: nodelay 0/1 (default 0)"
+    )
+    group.add_argument(
+        "--interval", type=int, default=50, help="manual mode: flush interval in ms (default 50)"
+    )
+    group.add_argument(
+        "--resend", type=int, default=0, help="manual mode: fast resend after N dup ACKs (0)"
+    )
+    group.add_argument(
+        "--nc", type=int, default=0, help="manual mode: 1 turns congestion control off (0)"
+    )
+    group.add_argument(
+        "--sndwnd", type=_positive, default=1024, help="send window in packets (1024)"
+    )
+    group.add_argument(
+        "--rcvwnd", type=_positive, default=1024, help="receive window in packets (1024)"
+    )
+    group.add_argument(
+        "--mtu", type=_positive, default=1350, help="largest UDP payload in bytes (1350)"
+    )
+    group.add_argument(
+        "--acknodelay", action="store_true", help="send ACKs at once instead of per flush"
+    )
+    group.add_argument(
+        "--sockbuf",
+        type=_non_negative,
+        default=4194304,
+        help="UDP socket send and receive buffer in bytes (4194304)",
+    )
+    group.add_argument(
+        "--dscp", type=_non_negative, default=0, help="DSCP value of sent datagrams, 0-63 (0)"
+    )
 
 
-def _send_all(kcp: KCP, sock: socket.socket, destination: tuple[str, int]) -> None:
-    for datagram in kcp.take_output():
-        # A full socket buffer drops the datagram like any loss; KCP retransmits it.
-        with contextlib.suppress(BlockingIOError):
-            sock.sendto(datagram, destination)
+def config_from_args(args: argparse.Namespace, **extra: Any) -> Config:
+    """The session :class:`Config` the kcptun-style flags describe (ConfigError if invalid)."""
+    timing: dict[str, Any]
+    if args.mode == "manual":
+        timing = {
+            "nodelay": args.nodelay,
+            "interval": args.interval,
+            "resend": args.resend,
+            "nc": args.nc,
+        }
+    else:
+        timing = {"mode": args.mode}
+    return Config(
+        crypt=args.crypt,
+        key=args.key,
+        data_shards=args.datashard,
+        parity_shards=args.parityshard,
+        sndwnd=args.sndwnd,
+        rcvwnd=args.rcvwnd,
+        mtu=args.mtu,
+        stream=True,  # kcptun runs every session in stream mode
+        ack_nodelay=args.acknodelay,
+        dscp=args.dscp or None,
+        read_buffer=args.sockbuf,
+        write_buffer=args.sockbuf,
+        **timing,
+        **extra,
+    )
 
 
-def run_demo(
-    mode: str,
-    *,
-    size: int,
-    loss: float,
-    delay_ms: int,
-    seed: int,
-    timeout_s: float,
-    window: int = 128,
-) -> DemoResult:
-    """Send ``size`` bytes from one KCP core to another through a lossy UDP relay."""
-    rng = random.Random(seed)
-    payload = rng.randbytes(size)
-    conv = rng.getrandbits(32)
-    sender, receiver = KCP(conv), KCP(conv)
-    for kcp in (sender, receiver):
-        kcp.nodelay(*PRESETS[mode])
-        kcp.wndsize(window, window)
-    relay = _LossyRelay(random.Random(rng.getrandbits(64)), loss, delay_ms)
-    sock_a, sock_b, relay_a, relay_b = (_udp_socket() for _ in range(4))
-    addr_a, addr_b = sock_a.getsockname(), sock_b.getsockname()
-    addr_relay_a, addr_relay_b = relay_a.getsockname(), relay_b.getsockname()
-    selector = selectors.DefaultSelector()
-    for sock in (sock_a, sock_b, relay_a, relay_b):
-        selector.register(sock, selectors.EVENT_READ)
-    received = bytearray()
-    written = 0
-    start = _now_ms()
-    deadline = start + int(timeout_s * 1000)
-    flush_at = [start, start]
+# -- serve / client ------------------------------------------------------------------------
+
+
+async def _serve(args: argparse.Namespace, config: Config | None) -> int:
+    from pykcp.aio import KCPSession, listen
+    from pykcp.workload import serve_session
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    listener = await listen(args.listen, config)
+    print("LISTEN", _format_hostport(listener.local_address), flush=True)
+    tasks: set[asyncio.Task[int]] = set()
+
+    async def handle(session: KCPSession) -> int:
+        async with session:
+            return await serve_session(session, args.workload)
+
+    async def accept_loop() -> None:
+        while True:
+            session = await listener.accept()
+            task = loop.create_task(handle(session))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+    acceptor = loop.create_task(accept_loop())
+    stopper = loop.create_task(stop.wait())
     try:
-        while len(received) < size:
-            now = _now_ms()
-            if now >= deadline:
-                break
-            # Write like kcp-go's Write: mss-sized messages, blocking once the window is full.
-            wrote = False
-            while written < size and sender.waitsnd() < 2 * sender.snd_wnd:
-                sender.send(payload[written : written + sender.mss])
-                written = min(size, written + sender.mss)
-                wrote = True
-            if wrote:
-                flush_at[0] = now
-            for side, (kcp, sock, peer) in enumerate(
-                ((sender, sock_a, addr_relay_a), (receiver, sock_b, addr_relay_b))
-            ):
-                if now >= flush_at[side]:
-                    flush_at[side] = now + kcp.flush(now & _M32)
-                    _send_all(kcp, sock, peer)
-            relay.deliver_due(now)
-            wake = min(flush_at)
-            relay_next = relay.next_time()
-            if relay_next is not None:
-                wake = min(wake, relay_next)
-            for key, _ in selector.select(max(0, wake - _now_ms()) / 1000):
-                sock = key.fileobj  # type: ignore[assignment]
-                now = _now_ms()
-                for datagram in _drain(sock):
-                    if sock is relay_a:
-                        relay.accept(now, datagram, relay_b, addr_b)
-                    elif sock is relay_b:
-                        relay.accept(now, datagram, relay_a, addr_a)
-                    elif sock is sock_a:
-                        sender.input(datagram, now & _M32)
-                    else:
-                        receiver.input(datagram, now & _M32)
-                _send_all(sender, sock_a, addr_relay_a)
-                _send_all(receiver, sock_b, addr_relay_b)
-                while (message := receiver.recv()) is not None:
-                    received += message
-        elapsed = (_now_ms() - start) / 1000
+        await asyncio.wait({acceptor, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if acceptor.done() and not acceptor.cancelled() and acceptor.exception() is not None:
+            print(f"pykcp serve: {acceptor.exception()}", file=sys.stderr)
+            return 1
+        return 0
     finally:
-        selector.close()
-        for sock in (sock_a, sock_b, relay_a, relay_b):
-            sock.close()
-    snmp = sender.snmp
-    return DemoResult(
-        mode=mode,
-        size=size,
-        delivered=len(received),
-        intact=bytes(received) == payload[: len(received)],
-        seconds=elapsed,
-        out_segs=snmp.OutSegs,
-        retrans=snmp.RetransSegs,
-        lost=snmp.LostSegs,
-        fast_retrans=snmp.FastRetransSegs,
-        early_retrans=snmp.EarlyRetransSegs,
-        srtt=sender.rx_srtt,
-        rto=sender.rx_rto,
-        relay_dropped=relay.dropped,
-    )
+        for task in (acceptor, stopper, *tasks):
+            task.cancel()
+        if not listener.closed:
+            listener.close()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
 
 
-def _print_results(results: list[DemoResult], out: TextIO) -> None:
-    header = (
-        f"{'mode':<8} {'bytes':>9} {'time s':>7} {'KiB/s':>9} {'sent':>6} {'retrans':>7} "
-        f"{'timeout':>7} {'fast':>5} {'early':>5} {'srtt ms':>7} {'rto ms':>6} {'dropped':>7}"
-        "  result"
-    )
-    print(header, file=out)
-    for r in results:
-        verdict = "ok" if r.complete else ("CORRUPT" if not r.intact else "partial (timeout)")
-        print(
-            f"{r.mode:<8} {r.delivered:>9} {r.seconds:>7.2f} {r.kib_per_s:>9.1f} "
-            f"{r.out_segs:>6} {r.retrans:>7} {r.lost:>7} {r.fast_retrans:>5} "
-            f"{r.early_retrans:>5} {r.srtt:>7} {r.rto:>6} {r.relay_dropped:>7}  {verdict}",
-            file=out,
+async def _client(args: argparse.Namespace, config: Config) -> dict[str, Any]:
+    from pykcp.aio import dial
+    from pykcp.workload import run_client
+
+    loop = asyncio.get_running_loop()
+    session = await dial(args.remote, config)
+    try:
+        session.set_deadline(loop.time() + args.timeout)
+        result = await run_client(
+            session, args.workload, args.bytes, args.size, pingpong=args.pingpong
         )
-
-
-def _cmd_demo(args: argparse.Namespace) -> int:
-    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-    unknown = [m for m in modes if m not in PRESETS]
-    if unknown:
-        print(
-            f"pykcp demo: unknown mode(s) {', '.join(unknown)}; choose from {', '.join(PRESETS)}",
-            file=sys.stderr,
+        out = result.as_json()
+        snmp = session.snmp
+        out.update(
+            impl="pykcp",
+            crypt=args.crypt,
+            datashard=args.datashard,
+            parityshard=args.parityshard,
+            mode=args.mode,
+            retrans=snmp.RetransSegs,
+            fec_recovered=snmp.FECRecovered,
         )
-        return 2
-    size = args.size * 1024
-    print(
-        f"pykcp demo: {args.size} KiB over UDP 127.0.0.1 via a relay dropping "
-        f"{args.loss:.0%} each way, one-way delay {args.delay}-{args.delay + args.delay // 2} ms, "
-        f"seed {args.seed}"
-    )
-    results = [
-        run_demo(
-            mode,
-            size=size,
+        return out
+    finally:
+        if not session.closed:
+            session.close()
+
+
+def _cmd_serve(args: argparse.Namespace, config: Config | None) -> int:
+    assert config is not None
+    with contextlib.suppress(KeyboardInterrupt):
+        return asyncio.run(_serve(args, config))
+    return 0
+
+
+def _cmd_client(args: argparse.Namespace, config: Config | None) -> int:
+    assert config is not None
+    try:
+        out = asyncio.run(_client(args, config))
+    except KeyboardInterrupt:
+        out = {"ok": False, "error": "interrupted"}
+    except Exception as exc:  # any failure is reported as the JSON line, not a traceback
+        out = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+    print(json.dumps(out), flush=True)
+    return 0 if out.get("ok") else 1
+
+
+# -- demo / bench / relay ------------------------------------------------------------------
+
+
+def _cmd_demo(args: argparse.Namespace, config: Config | None) -> int:
+    from pykcp.demo import run_demo_command
+
+    return run_demo_command(args)
+
+
+def _cmd_bench(args: argparse.Namespace, config: Config | None) -> int:
+    from pykcp.bench import run_bench_command
+
+    return run_bench_command(args)
+
+
+def _cmd_relay(args: argparse.Namespace, config: Config | None) -> int:
+    from pykcp.relay import LossyRelay
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        relay = await LossyRelay.start(
+            args.upstream,
             loss=args.loss,
             delay_ms=args.delay,
+            jitter_ms=args.jitter,
             seed=args.seed,
-            timeout_s=args.timeout,
+            listen=args.listen,
         )
-        for mode in modes
-    ]
-    _print_results(results, sys.stdout)
-    # A slow mode running out of time is a result worth showing; corrupt data is a failure.
-    return 0 if all(r.intact for r in results) else 1
+        print("LISTEN", _format_hostport(relay.address), flush=True)
+        try:
+            await stop.wait()
+        finally:
+            relay.close()
+            print(json.dumps({"forwarded": relay.forwarded, "dropped": relay.dropped}), flush=True)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+    return 0
 
 
-def _build_parser() -> argparse.ArgumentParser:
+# -- parser --------------------------------------------------------------------------------
+
+
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {value}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _module_exists(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ImportError:  # the parent package is missing
+        return False
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full ``pykcp`` argument parser (exposed for documentation and tests)."""
     parser = argparse.ArgumentParser(
         prog="pykcp", description="Reliable UDP (KCP), wire-compatible with kcp-go."
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
+
+    serve = sub.add_parser(
+        "serve",
+        help="KCP server running the echo or sink workload",
+        description="Listen for KCP sessions and run the echo or sink workload on each, until "
+        "SIGINT/SIGTERM. Prints 'LISTEN HOST:PORT' once bound (port 0 picks a free port).",
+    )
+    serve.add_argument(
+        "--listen", type=parse_hostport, default=("0.0.0.0", 29900), help="HOST:PORT to bind"
+    )
+    serve.add_argument("--workload", choices=("echo", "sink"), default="echo", help="(echo)")
+    serve.add_argument(
+        "--idle",
+        type=_non_negative_float,
+        default=30.0,
+        help="end a session after this many seconds without a datagram from its peer "
+        "(KCP has no FIN); 0 = never (default 30)",
+    )
+    _add_session_flags(serve)
+    serve.set_defaults(func=_cmd_serve, needs_config=True)
+
+    client = sub.add_parser(
+        "client",
+        help="KCP client running the echo or sink workload; prints one JSON line",
+        description="Dial a KCP server, run the workload and print one JSON line: "
+        '{"ok": true, "bytes": N, "seconds": S, "MBps": X, ...} (MB = 10^6 bytes), or '
+        '{"ok": false, "error": ...} with exit status 1. Sink: an 8-byte big-endian length, '
+        "then that many bytes; the server answers with the same 8 bytes. Echo: the server "
+        "returns every byte and the client verifies it.",
+    )
+    client.add_argument(
+        "--remote", type=parse_hostport, required=True, help="HOST:PORT of the server"
+    )
+    client.add_argument("--workload", choices=("echo", "sink"), default="echo", help="(echo)")
+    client.add_argument(
+        "--bytes", type=_non_negative, default=16 << 20, help="bytes to move (16 MiB)"
+    )
+    client.add_argument(
+        "--size", type=_positive, default=1 << 20, help="bytes per write / message (1 MiB)"
+    )
+    client.add_argument(
+        "--pingpong",
+        action="store_true",
+        help="echo only: one --size message at a time, waiting for its echo; reports "
+        "per-message round-trip times",
+    )
+    client.add_argument(
+        "--timeout",
+        type=_non_negative_float,
+        default=120.0,
+        help="give up after this many seconds (120)",
+    )
+    _add_session_flags(client)
+    client.set_defaults(func=_cmd_client, needs_config=True)
+
+    from pykcp.demo import add_demo_arguments
+
     demo = sub.add_parser(
         "demo",
-        help="loopback demo: KCP over a lossy UDP relay, default vs fast mode",
-        description="Move data between two KCP cores over UDP on 127.0.0.1 through a "
-        "seeded lossy relay and compare modes.",
+        help="loopback demo: server and client through a lossy relay, with and without FEC",
+        description="Run a server, a client and a seeded lossy, reordering UDP relay on "
+        "127.0.0.1 and show throughput and latency with and without FEC.",
     )
-    demo.add_argument("--size", type=int, default=256, help="KiB to send per mode (256)")
-    demo.add_argument("--loss", type=float, default=0.05, help="drop rate each way (0.05)")
-    demo.add_argument("--delay", type=int, default=15, help="one-way delay in ms (15)")
-    demo.add_argument("--seed", type=int, default=1, help="random seed (1)")
-    demo.add_argument(
-        "--modes", default="default,fast", help="comma-separated: " + ", ".join(PRESETS)
+    add_demo_arguments(demo)
+    demo.set_defaults(func=_cmd_demo, needs_config=False)
+
+    from pykcp.bench import add_bench_arguments
+
+    bench = sub.add_parser(
+        "bench",
+        help="kcp-go style benchmark table (ciphers, CRC32, FEC, flush, echo, sink)",
+        description="Measure what kcp-go's benchmarks measure, in one run, and print a table.",
     )
-    demo.add_argument("--timeout", type=float, default=5.0, help="seconds per mode at most (5)")
-    demo.set_defaults(func=_cmd_demo)
+    add_bench_arguments(bench)
+    bench.set_defaults(func=_cmd_bench, needs_config=False)
+
+    relay = sub.add_parser(
+        "relay",
+        help="seeded lossy, delaying, reordering UDP relay",
+        description="Forward datagrams between clients and --upstream, dropping and delaying "
+        "them (seeded). Prints 'LISTEN HOST:PORT'; runs until SIGINT/SIGTERM.",
+    )
+    relay.add_argument(
+        "--listen", type=parse_hostport, default=("127.0.0.1", 0), help="HOST:PORT to bind"
+    )
+    relay.add_argument(
+        "--upstream", type=parse_hostport, required=True, help="HOST:PORT to forward to"
+    )
+    relay.add_argument("--loss", type=_probability, default=0.05, help="drop rate each way (0.05)")
+    relay.add_argument(
+        "--delay", type=_non_negative_float, default=0.0, help="one-way delay in ms (0)"
+    )
+    relay.add_argument(
+        "--jitter",
+        type=_non_negative_float,
+        default=0.0,
+        help="extra random delay 0..JITTER ms per datagram; reorders the link (0)",
+    )
+    relay.add_argument("--seed", type=int, default=1, help="random seed (1)")
+    relay.set_defaults(func=_cmd_relay, needs_config=False)
+
+    # kcptun-compatible tunnel: wired in automatically once pykcp.tunnel.cli exists.
+    if _module_exists("pykcp.tunnel.cli"):
+        tunnel_cli: Any = importlib.import_module("pykcp.tunnel.cli")
+        tunnel = sub.add_parser(
+            "tunnel",
+            help="kcptun-compatible tunnel: 'tunnel client' / 'tunnel server'",
+            description="kcptun-compatible TCP tunnel over KCP (with SMUX).",
+        )
+        tunnel_sub = tunnel.add_subparsers(dest="tunnel_command", metavar="KIND")
+        tunnel_sub.required = True
+        tunnel_cli.add_subcommands(tunnel_sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``pykcp`` command line; returns the process exit status."""
-    args = _build_parser().parse_args(argv)
-    status: int = args.func(args)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if "needs_config" not in vars(args):
+        # A subcommand another module added (the tunnel) takes only its arguments.
+        foreign: int = args.func(args)
+        return foreign
+    config: Config | None = None
+    if args.needs_config:
+        extra: dict[str, Any] = {}
+        if args.command == "serve":
+            extra["idle_timeout"] = args.idle or None
+        try:
+            config = config_from_args(args, **extra)
+        except ConfigError as exc:
+            parser.error(f"{args.command}: {exc}")
+    status: int = args.func(args, config)
     return status
