@@ -318,7 +318,8 @@ def test_aead_matches_cryptography_aesgcm() -> None:
     key = MASTER[:16]
     crypt = new_crypt("aes-128-gcm", MASTER)
     assert isinstance(crypt, AEADCrypt)
-    assert (crypt.nonce_size, crypt.overhead) == (12, 16)
+    assert (crypt.nonce_size, crypt.overhead, crypt.name) == (12, 16, "aes-128-gcm")
+    assert AEADCrypt(MASTER).name == "aes-256-gcm"
     nonce, data = os.urandom(12), os.urandom(100)
     sealed = crypt.seal(nonce, data)
     assert sealed == AESGCM(key).encrypt(nonce, data, None)

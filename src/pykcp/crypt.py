@@ -988,12 +988,12 @@ class AEADCrypt:
     Not in kcp-go 5.6.1; the datagram is ``nonce || ciphertext || tag`` with no CRC.
     """
 
-    name = "aes-128-gcm"
     nonce_size: int = 12
     overhead: int = 16
 
     def __init__(self, key: bytes) -> None:
         key = _check_key("AES-GCM", key, (16, 24, 32))
+        self.name = f"aes-{8 * len(key)}-gcm"
         self._aead = AESGCM(key)
 
     def seal(self, nonce: Buffer, plaintext: Buffer) -> bytes:
