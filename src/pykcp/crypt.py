@@ -994,16 +994,17 @@ class AEADCrypt:
     def __init__(self, key: bytes) -> None:
         key = _check_key("AES-GCM", key, (16, 24, 32))
         self.name = f"aes-{8 * len(key)}-gcm"
-        self._aead = AESGCM(key)
+        self.aead = AESGCM(key)
+        """The ``cryptography`` AEAD object (the packet layer calls it directly)."""
 
     def seal(self, nonce: Buffer, plaintext: Buffer) -> bytes:
         """Ciphertext followed by the tag (no associated data)."""
-        return self._aead.encrypt(nonce, plaintext, None)
+        return self.aead.encrypt(nonce, plaintext, None)
 
     def open(self, nonce: Buffer, sealed: Buffer) -> bytes | None:
         """The plaintext, or None when the tag does not verify."""
         try:
-            return self._aead.decrypt(nonce, sealed, None)
+            return self.aead.decrypt(nonce, sealed, None)
         except InvalidTag:
             return None
 

@@ -22,6 +22,8 @@ from collections.abc import Callable
 from functools import partial
 from typing import Final
 
+from cryptography.exceptions import InvalidTag
+
 from pykcp.crypt import AEADCrypt, BlockCrypt, Buffer
 from pykcp.snmp import Snmp
 
@@ -142,7 +144,8 @@ class CryptoCodec:
                 nonce = self._next_nonce()
             elif len(nonce) != crypt.nonce_size:
                 raise ValueError(f"AEAD nonce must be {crypt.nonce_size} bytes")
-            return nonce + crypt.seal(nonce, payload)
+            # cryptography's AEAD straight away: AEADCrypt.seal's extra layer costs ~5%.
+            return nonce + crypt.aead.encrypt(nonce, payload, None)
         crc = zlib.crc32(payload).to_bytes(CRC_SIZE, "little")
         if nonce is None:
             if not self._exact:
@@ -162,11 +165,11 @@ class CryptoCodec:
             if len(datagram) < nonce_size + crypt.overhead:
                 self.snmp.InErrs += 1
                 return None
-            view = memoryview(datagram)
-            plain = crypt.open(view[:nonce_size], view[nonce_size:])
-            if plain is None:
+            try:
+                return crypt.aead.decrypt(datagram[:nonce_size], datagram[nonce_size:], None)
+            except InvalidTag:
                 self.snmp.InCsumErrors += 1
-            return plain
+                return None
         if len(datagram) < CFB_HEADER_SIZE:
             self.snmp.InErrs += 1
             return None
