@@ -213,9 +213,11 @@ class Session:
         if size <= mss:
             kcp.send(bytes(data))
         else:
-            view = memoryview(data)
+            # Slicing bytes copies once; other buffers go through a memoryview.
+            source = data if isinstance(data, bytes) else memoryview(data)
+            send = kcp.send
             for start in range(0, size, mss):
-                kcp.send(bytes(view[start : start + mss]))
+                send(bytes(source[start : start + mss]))
         self.snmp.BytesSent += size
         if not self.write_delay or kcp.waitsnd() >= kcp.snd_wnd:
             self.flush(now)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import pykcp
-from pykcp import Config, KCPError
+from pykcp import Config, KCPError, PeerGoneError
 
 pytestmark = pytest.mark.interop
 
@@ -147,5 +147,26 @@ def test_many_pykcp_clients_to_one_go_server(gopeer: Path) -> None:
                 writer.close()
 
             await asyncio.gather(*(client(i) for i in range(16)))
+
+    run(main)
+
+
+def test_killed_go_server_ends_the_pykcp_session_with_peer_gone(gopeer: Path) -> None:
+    config, flags = config_for("null-nofec")
+    config = config.replace(dead_link_timeout=0.5)
+
+    async def main() -> None:
+        async with go_process(gopeer, "serve", "-idle", "3s", *flags) as proc:
+            assert proc.stdout is not None
+            line = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode().split()
+            host, _, port = line[1].rpartition(":")
+            client = await pykcp.dial((host, int(port)), config)
+            await client.write(b"are you there")
+            assert await client.readexactly(13) == b"are you there"
+            proc.kill()
+            await proc.wait()
+            await client.write(b"hello?")
+            with pytest.raises(PeerGoneError):
+                await client.read()
 
     run(main)
