@@ -1,48 +1,70 @@
-"""The ``pykcp demo`` loopback demo (real UDP sockets on 127.0.0.1)."""
+"""``pykcp demo``: server, client and a seeded lossy relay on 127.0.0.1, with and without FEC."""
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 
 import pytest
 
-from pykcp.cli import main, run_demo
+from pykcp.cli import main
+from pykcp.demo import _Progress
 
 
-def test_demo_prints_one_row_per_mode(capsys: pytest.CaptureFixture[str]) -> None:
-    rc = main(["demo", "--size", "24", "--modes", "default,fast", "--timeout", "8", "--seed", "3"])
+def _table(out: str) -> dict[str, list[str]]:
+    lines = out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("FEC "))
+    assert lines[header].split()[:3] == ["FEC", "sink", "MB/s"]
+    return {line.split()[0]: line.split() for line in lines[header + 1 :] if line.strip()}
+
+
+def test_demo_compares_fec_settings(capsys: pytest.CaptureFixture[str]) -> None:
+    rc = main(
+        ["demo", "--bytes", "200000", "--messages", "10", "--loss", "0.08", "--delay", "2",
+         "--jitter", "4", "--seed", "3"]
+    )  # fmt: skip
     out = capsys.readouterr().out
     assert rc == 0, out
-    lines = out.splitlines()
-    assert lines[0].startswith("pykcp demo: 24 KiB")
-    assert lines[1].split()[:4] == ["mode", "bytes", "time", "s"]
-    rows = {line.split()[0]: line.split() for line in lines[2:]}
-    assert set(rows) == {"default", "fast"}
-    assert rows["fast"][1] == str(24 * 1024) and rows["fast"][-1] == "ok"
+    assert out.startswith("pykcp demo: KCP server and client on 127.0.0.1")
+    rows = _table(out)
+    assert set(rows) == {"off", "10/3"}
+    for row in rows.values():
+        mbps, seconds, rtt_median = float(row[1]), float(row[2]), float(row[3])
+        assert mbps > 0 and seconds > 0 and rtt_median >= 4.0  # two one-way delays of >= 2 ms
+        assert int(row[-1]) > 0  # the relay dropped something
+    # Not a terminal: plain progress lines, no carriage returns.
+    assert "FEC 10/3: sink: started" in out and "\r" not in out
 
 
-def test_demo_result_counts_and_integrity() -> None:
-    result = run_demo("fast3", size=40_000, loss=0.2, delay_ms=2, seed=5, timeout_s=10)
-    assert result.complete and result.intact
-    assert result.relay_dropped > 0 and result.retrans > 0
-    assert result.out_segs >= 40_000 // 1376
-    assert result.srtt > 0 and result.kib_per_s > 0
+def test_demo_other_settings(capsys: pytest.CaptureFixture[str]) -> None:
+    rc = main(
+        ["demo", "--bytes", "50000", "--messages", "3", "--loss", "0", "--delay", "0",
+         "--jitter", "0", "--fec", "4/2", "--crypt", "salsa20", "--mode", "fast3"]
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    rows = _table(out)
+    assert set(rows) == {"4/2"} and rows["4/2"][-1] == "0"  # nothing dropped at loss 0
 
 
-def test_unknown_mode_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--modes", "warp"]) == 2
-    assert "unknown mode" in capsys.readouterr().err
+def test_progress_bar_on_a_terminal() -> None:
+    stream = io.StringIO()
+    progress = _Progress(stream, tty=True)
+    progress.begin("FEC off: sink", 1000)
+    progress.update(500)
+    progress.update(1000)
+    progress.end("done")
+    text = stream.getvalue()
+    assert "\r  FEC off: sink" in text and "[###" in text and "100%" in text
+    assert text.endswith("FEC off: sink: done\n")
 
 
 def test_python_dash_m() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "pykcp", "demo", "--size", "8", "--modes", "fast", "--seed", "2"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+        [sys.executable, "-m", "pykcp", "demo", "--bytes", "30000", "--messages", "3",
+         "--delay", "1", "--jitter", "1", "--fec", "off"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines()[-1].split()[0] == "fast"
-    assert proc.stdout.splitlines()[-1].endswith("ok")
+    assert proc.stdout.splitlines()[-1].split()[0] == "off"
