@@ -23,7 +23,7 @@ from pykcp.tunnel.common import configure_logging, snmp_struct_text
 from pykcp.tunnel.config import DEFAULT_KEY, ClientConfig, ServerConfig, env_key
 from pykcp.tunnel.server import TunnelServer
 
-__all__ = ["add_subcommands", "build_config", "main", "run"]
+__all__ = ["add_subcommands", "build_config", "main", "parse_config", "run"]
 
 logger = logging.getLogger("pykcp.tunnel")
 
@@ -272,6 +272,12 @@ def _parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="{client,server}", required=True)
     add_subcommands(subparsers)
     return parser
+
+
+def parse_config(argv: Sequence[str]) -> ClientConfig | ServerConfig:
+    """The settings ``client|server [flags]`` means (SystemExit on a bad flag, ConfigError on
+    a bad value), without running anything."""
+    return build_config(_parser().parse_args(argv))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

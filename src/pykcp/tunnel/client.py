@@ -84,6 +84,8 @@ class TunnelClient:
         host, port = parse_address(config.localaddr)
         self._server = await asyncio.start_server(self._on_connection, host, port)
         logger.info("listening on: %s", format_address(self.local_address))
+        if config.cipher != config.crypt:
+            logger.info("unknown cipher %r: using aes, as kcptun does", config.crypt)
         for name, value in config.describe():
             logger.info("%s: %s", name, value)
         self._spawn(snmp_logger(config.snmplog, config.snmpperiod))

@@ -60,6 +60,8 @@ class TunnelServer:
         else:
             self._listener = await listen((host, port), kcp_config)
         logger.info("listening on: %s", format_address(self.local_address))
+        if config.cipher != config.crypt:
+            logger.info("unknown cipher %r: using aes, as kcptun does", config.crypt)
         for name, value in config.describe():
             logger.info("%s: %s", name, value)
         if config.pprof:

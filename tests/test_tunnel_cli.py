@@ -1,0 +1,267 @@
+"""``python -m pykcp.tunnel``: kcptun's flags, the -c JSON file, exit codes, and a clean
+shutdown on SIGTERM/SIGINT of real processes."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import queue
+import re
+import signal
+import socket
+import socketserver
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pykcp.tunnel import ClientConfig, ServerConfig
+from pykcp.tunnel.cli import add_subcommands, build_config, main, parse_config
+from tests.conftest import ROOT
+
+# -- flags ------------------------------------------------------------------------------------
+
+
+def test_client_flags_long_short_and_go_style() -> None:
+    config = parse_config(
+        [
+            "client",
+            "-l",
+            "127.0.0.1:7000",
+            "--remoteaddr",
+            "10.1.1.1:4000",
+            "-mode",  # Go accepts one dash for long flags
+            "fast2",
+            "--ds",
+            "5",
+            "-parityshard=2",
+            "--conn",
+            "3",
+            "--nocomp",
+            "-quiet",
+            "--smuxver",
+            "2",
+            "--streambuf",
+            "1048576",
+        ]
+    )
+    assert isinstance(config, ClientConfig)
+    assert (config.localaddr, config.remoteaddr, config.mode) == (
+        "127.0.0.1:7000",
+        "10.1.1.1:4000",
+        "fast2",
+    )
+    assert (config.datashard, config.parityshard, config.conn) == (5, 2, 3)
+    assert config.nocomp and config.quiet and not config.acknodelay
+    assert (config.smuxver, config.streambuf) == (2, 1048576)
+    assert config.timing() == (1, 20, 2, 1)
+
+
+def test_server_flags_and_hidden_manual_flags() -> None:
+    config = parse_config(
+        [
+            "server",
+            "-t",
+            "127.0.0.1:22",
+            "--mode",
+            "manual",
+            "--nodelay",
+            "1",
+            "--interval",
+            "12",
+            "--resend",
+            "3",
+            "--nc",
+            "1",
+            "--acknodelay",
+        ]
+    )
+    assert isinstance(config, ServerConfig)
+    assert config.target == "127.0.0.1:22" and config.listen == ":29900"
+    assert config.timing() == (1, 12, 3, 1) and config.acknodelay
+
+
+def test_defaults_without_flags(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KCPTUN_KEY", raising=False)
+    assert parse_config(["client"]) == ClientConfig()
+    assert parse_config(["server"]) == ServerConfig()
+
+
+def test_key_from_environment_unless_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KCPTUN_KEY", "from env")
+    assert parse_config(["client"]).key == "from env"
+    assert parse_config(["client", "--key", "from flag"]).key == "from flag"
+
+
+def test_json_file_overrides_flags(tmp_path: Path) -> None:
+    path = tmp_path / "server.json"
+    path.write_text('{"listen": ":4000", "target": "127.0.0.1:80", "smuxver": 2, "Quiet": true}')
+    config = parse_config(
+        ["server", "-l", ":5000", "--smuxver", "1", "--mtu", "1000", "-c", str(path)]
+    )
+    assert isinstance(config, ServerConfig)
+    assert (config.listen, config.smuxver, config.mtu, config.quiet) == (":4000", 2, 1000, True)
+
+
+def test_mode_from_json_wins_over_manual_flags(tmp_path: Path) -> None:
+    path = tmp_path / "client.json"
+    path.write_text('{"mode": "normal"}')
+    config = parse_config(["client", "--mode", "manual", "--interval", "11", "-c", str(path)])
+    assert config.timing() == (0, 40, 2, 1)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["client", "--bogus"],
+        ["client", "--mtu", "big"],
+        ["server", "--conn", "2"],  # a client-only flag
+        ["server", "--smuxver", "3"],
+        ["client", "--keepalive", "60"],
+        ["client", "--tcp"],
+        ["client", "-l", "no-port"],
+        ["client", "-c", "/nonexistent/kcptun.json"],
+        ["tunnel"],
+        [],
+    ],
+)
+def test_bad_flags_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "error" in err and len(err.strip()) > 10
+
+
+def test_help_and_version_exit_0(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["client", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "--remoteaddr" in out and "--autoexpire" in out and "--nodelay" not in out
+    assert main(["server", "-v"]) == 0
+    assert "kcptun 20210922" in capsys.readouterr().out
+
+
+def test_add_subcommands_plugs_into_another_parser() -> None:
+    parser = argparse.ArgumentParser(prog="pykcp")
+    commands = parser.add_subparsers(dest="command")
+    tunnel = commands.add_parser("tunnel").add_subparsers(dest="side")
+    add_subcommands(tunnel)
+    args = parser.parse_args(["tunnel", "server", "-t", "127.0.0.1:9"])
+    assert callable(args.func)
+    config = build_config(args)
+    assert isinstance(config, ServerConfig) and config.target == "127.0.0.1:9"
+
+
+# -- processes --------------------------------------------------------------------------------
+
+
+class _EchoHandler(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        while data := self.request.recv(65536):
+            self.request.sendall(data)
+
+
+@pytest.fixture
+def echo_port() -> Iterator[int]:
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _EchoHandler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _Process:
+    """``python -m pykcp.tunnel ...`` with its stderr lines collected by a thread."""
+
+    def __init__(self, *args: str) -> None:
+        env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), KCPTUN_KEY="cli test")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "pykcp.tunnel", *args],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.log: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.lines.put(line)
+
+    def wait_line(self, pattern: str, timeout: float = 20.0) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"no line matching {pattern!r} in:\n{''.join(self.log)}"
+            try:
+                line = self.lines.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            self.log.append(line)
+            match = re.search(pattern, line)
+            if match:
+                return match
+
+    def stop(self, signum: int) -> int:
+        self.proc.send_signal(signum)
+        return self.proc.wait(20)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def _echo_through(port: int, data: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+        sock.sendall(data)
+        received = bytearray()
+        while len(received) < len(data):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+        return bytes(received)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_processes_tunnel_then_exit_0_on_signal(echo_port: int, signum: int) -> None:
+    server = _Process("server", "-l", "127.0.0.1:0", "-t", f"127.0.0.1:{echo_port}", "--quiet")
+    client: _Process | None = None
+    try:
+        udp_port = server.wait_line(r"listening on: 127\.0\.0\.1:(\d+)").group(1)
+        client = _Process(
+            "client", "-l", "127.0.0.1:0", "-r", f"127.0.0.1:{udp_port}", "--smuxver", "1"
+        )
+        tcp_port = int(client.wait_line(r"listening on: 127\.0\.0\.1:(\d+)").group(1))
+        data = os.urandom(300_000)
+        assert _echo_through(tcp_port, data) == data
+        client.wait_line(r"stream opened in: 127\.0\.0\.1:\d+ out: 127\.0\.0\.1:\d+\(3\)")
+        assert client.stop(signum) == 0
+        assert server.stop(signum) == 0
+        client.wait_line(f"{signal.Signals(signum).name} received, shutting down")
+    finally:
+        server.kill()
+        if client is not None:
+            client.kill()
+
+
+def test_process_cannot_bind_exits_1() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        process = _Process("client", "-l", f"127.0.0.1:{port}", "-r", "127.0.0.1:9")
+        try:
+            assert process.proc.wait(20) == 1
+        finally:
+            process.kill()
