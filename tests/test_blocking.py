@@ -121,6 +121,23 @@ def test_recv_after_close_raises(echo_server: blocking.KCPListener) -> None:
         conn.sendall(b"x")
 
 
+def test_non_blocking_mode_returns_what_is_there(echo_server: blocking.KCPListener) -> None:
+    with blocking.dial(echo_server.address, CONFIG, timeout=10) as conn:
+        conn.sendall(b"ready")
+        deadline = time.monotonic() + 10
+        conn.setblocking(False)
+        assert conn.gettimeout() == 0.0
+        data = b""
+        while len(data) < 5 and time.monotonic() < deadline:
+            try:
+                data += conn.recv(5 - len(data))
+            except KCPTimeoutError:
+                time.sleep(0.01)
+        assert data == b"ready"
+        with pytest.raises(KCPTimeoutError):
+            conn.recv(1)
+
+
 def test_makefile(echo_server: blocking.KCPListener) -> None:
     with blocking.dial(echo_server.address, CONFIG, timeout=10) as conn:
         binary = conn.makefile("rwb")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import io
 import socket
 import threading
@@ -52,12 +53,18 @@ class _IOThread:
         async def bounded() -> T:
             if timeout is None:
                 return await make()
-            try:
-                return await asyncio.wait_for(make(), timeout)
-            except TimeoutError as exc:
-                if isinstance(exc, KCPTimeoutError):
-                    raise
-                raise KCPTimeoutError("timeout") from None
+            # asyncio.wait (unlike wait_for with 0) lets the operation take its first step,
+            # so a zero timeout still returns data that is already there (non-blocking mode).
+            task = asyncio.ensure_future(make())
+            done, _ = await asyncio.wait({task}, timeout=max(timeout, 0.0))
+            if not done:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+                if not task.cancelled() and task.exception() is None:
+                    return task.result()  # it finished while being cancelled
+                raise KCPTimeoutError("timeout")
+            return task.result()
 
         future = asyncio.run_coroutine_threadsafe(_as_coroutine(bounded), self.loop)
         try:
@@ -150,6 +157,8 @@ class KCPConnection:
         return self._timeout
 
     def setblocking(self, flag: bool) -> None:
+        """``False`` = timeout 0: calls return what is possible at once, else raise
+        :class:`KCPTimeoutError` (where a socket would raise BlockingIOError)."""
         self._timeout = None if flag else 0.0
 
     def _run(self, make: Callable[[], Awaitable[T]], timeout: float | None = _UNSET) -> T:
