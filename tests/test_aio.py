@@ -530,7 +530,7 @@ def test_vanished_peer_raises_peer_gone_within_idle_timeout() -> None:
     async def main() -> None:
         listener = await echo_listener(PLAIN)
         relay = await LossyRelay.start(listener.local_address)
-        config = PLAIN.replace(idle_timeout=0.5)
+        config = PLAIN.replace(idle_timeout=1.0)
         client = await pykcp.dial(relay.address, config)
         await client.write(b"hello")
         assert await client.readexactly(5) == b"hello"
@@ -551,7 +551,7 @@ def test_vanished_peer_ends_the_stream_with_peer_gone() -> None:
     async def main() -> None:
         async with await pykcp.start_server(echo_handler, "127.0.0.1", 0, config=PLAIN) as srv:
             relay = await LossyRelay.start(srv.sockets[0].getsockname())
-            config = PLAIN.replace(dead_link_timeout=0.5)
+            config = PLAIN.replace(dead_link_timeout=1.0)
             reader, writer = await pykcp.open_connection(*relay.address, config=config)
             writer.write(b"ping")
             assert await reader.readexactly(4) == b"ping"

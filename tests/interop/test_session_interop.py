@@ -153,7 +153,7 @@ def test_many_pykcp_clients_to_one_go_server(gopeer: Path) -> None:
 
 def test_killed_go_server_ends_the_pykcp_session_with_peer_gone(gopeer: Path) -> None:
     config, flags = config_for("null-nofec")
-    config = config.replace(dead_link_timeout=0.5)
+    config = config.replace(dead_link_timeout=1.0)
 
     async def main() -> None:
         async with go_process(gopeer, "serve", "-idle", "3s", *flags) as proc:
