@@ -385,8 +385,11 @@ class Session:
             fold_snmp(DEFAULT_SNMP, self.snmp, self._folded)
         waiting = kcp.waitsnd()
         silent_for = now - self.last_heard
-        if kcp.dead or (waiting and self._dead_link_ms and silent_for >= self._dead_link_ms):
-            self._die(now, "peer stopped acknowledging (dead link)")
+        # KCP's own dead flag (a segment sent dead_link = 20 times) is not used: with nodelay
+        # the RTO grows linearly from 30 ms, so a peer that merely stalls for ~3.5 s (GC,
+        # CPU contention, a full socket buffer) would trip it. kcp-go ignores it too.
+        if waiting and self._dead_link_ms and silent_for >= self._dead_link_ms:
+            self._die(now, f"no acknowledgement from the peer for {silent_for / 1000:.1f} s")
             return None
         if self._idle_ms and silent_for >= self._idle_ms:
             self._die(now, f"nothing heard from the peer for {silent_for / 1000:.1f} s")
