@@ -231,6 +231,33 @@ def test_target_closing_ends_the_client_connection() -> None:
     run(main)
 
 
+def test_client_half_close_ends_both_directions() -> None:
+    """kcptun has no half-close: EOF from the client closes the target connection too, and
+    the client gets EOF although the target never closed."""
+    target_saw_eof = asyncio.Event()
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # never answers, never closes on its own
+        target_saw_eof.set()
+
+    async def main() -> None:
+        target = await asyncio.start_server(silent, "127.0.0.1", 0)
+        try:
+            async with tunnel(target.sockets[0].getsockname()[1]) as (client, _):
+                reader, writer = await asyncio.open_connection(
+                    "127.0.0.1", client.local_address[1]
+                )
+                writer.write(b"question")
+                writer.write_eof()
+                assert await reader.read() == b""
+                await asyncio.wait_for(target_saw_eof.wait(), 10)
+                writer.close()
+        finally:
+            target.close()
+
+    run(main)
+
+
 def test_unreachable_target_closes_the_stream() -> None:
     async def main() -> None:
         async with echo_server() as closed_port:

@@ -32,6 +32,8 @@ __all__ = [
 logger = logging.getLogger("pykcp.tunnel")
 
 COPY_BUFFER = 65536
+CLOSE_TIMEOUT = 30.0
+"""Seconds a closing connection may take to hand over its last bytes before it is aborted."""
 # kcp-go 5.6.1's Snmp.Header() (what kcptun 20210922 writes); all are pykcp Snmp fields.
 SNMP_FIELDS = (
     "BytesSent",
@@ -81,30 +83,51 @@ async def pipe(
     writer_b: asyncio.StreamWriter,
 ) -> None:
     """Copy both ways until either direction ends, then close both ends (kcptun's
-    ``handleClient``: no half-close; whatever is still travelling the other way is dropped)."""
+    ``handleClient``: no half-close; whatever is still travelling the other way is dropped).
 
-    def close_both() -> None:
-        for writer in (writer_a, writer_b):
-            with contextlib.suppress(Exception):
-                writer.close()
+    Closing flushes what was already written; a peer that does not take it within
+    :data:`CLOSE_TIMEOUT` seconds gets its connection aborted.
+    """
+    writers = (writer_a, writer_b)
 
     async def copy(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-        try:
+        with contextlib.suppress(*_PIPE_ERRORS):
             while data := await src.read(COPY_BUFFER):
                 dst.write(data)
                 await dst.drain()
-        except _PIPE_ERRORS:
-            pass
-        finally:
-            close_both()
 
+    tasks = [
+        asyncio.ensure_future(copy(reader_a, writer_b)),
+        asyncio.ensure_future(copy(reader_b, writer_a)),
+    ]
     try:
-        await asyncio.gather(copy(reader_a, writer_b), copy(reader_b, writer_a))
-    finally:
-        close_both()
-        for writer in (writer_a, writer_b):
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        for task in tasks:
+            task.cancel()
+        _abort(writers)
+        raise
+    # Like Go closing both conns: the other direction stops reading at once.
+    for task in tasks:
+        task.cancel()
+    for writer in writers:
+        with contextlib.suppress(Exception):
+            writer.close()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    closing = asyncio.gather(*(w.wait_closed() for w in writers), return_exceptions=True)
+    try:
+        await asyncio.wait_for(closing, CLOSE_TIMEOUT)
+    except TimeoutError:
+        _abort(writers)
+    except asyncio.CancelledError:
+        _abort(writers)
+        raise
+
+
+def _abort(writers: tuple[asyncio.StreamWriter, ...]) -> None:
+    for writer in writers:
+        with contextlib.suppress(Exception):
+            writer.transport.abort()
 
 
 # -- logging --------------------------------------------------------------------------------
