@@ -103,7 +103,7 @@ async def serve_session(session: KCPSession, workload: str) -> int:
     try:
         if workload == "echo":
             while True:
-                data = await session.read(_READ_SIZE)
+                data = await _read_available(session, _READ_SIZE)
                 received += len(data)
                 await session.write(data)
         elif workload == "sink":
@@ -120,6 +120,26 @@ async def serve_session(session: KCPSession, workload: str) -> int:
     except (ConnectionError, TimeoutError):
         pass
     return received
+
+
+async def _read_available(session: KCPSession, limit: int) -> bytes:
+    """At least one message, plus whatever else is already received, up to *limit* bytes.
+
+    A read returns one KCP message (about one segment in stream mode), and every write
+    flushes KCP, which walks the whole send buffer. Echoing segment by segment therefore
+    costs one full flush per segment; echoing what has arrived in one write costs one per
+    receive batch.
+    """
+    data = await session.read(limit)
+    if len(data) >= limit or not session.core.readable:
+        return data
+    parts = [data]
+    size = len(data)
+    while size < limit and session.core.readable:
+        more = await session.read(limit - size)  # returns at once: a message is waiting
+        parts.append(more)
+        size += len(more)
+    return b"".join(parts)
 
 
 # -- client side -----------------------------------------------------------------------------
