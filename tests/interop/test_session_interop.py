@@ -15,6 +15,7 @@ import pytest
 
 import pykcp
 from pykcp import Config, KCPError, PeerGoneError
+from tests.relay import LossyRelay
 
 pytestmark = pytest.mark.interop
 
@@ -168,5 +169,28 @@ def test_killed_go_server_ends_the_pykcp_session_with_peer_gone(gopeer: Path) ->
             await client.write(b"hello?")
             with pytest.raises(PeerGoneError):
                 await client.read()
+
+    run(main)
+
+
+def test_go_client_through_a_lossy_link_with_fec(gopeer: Path) -> None:
+    """kcp-go's parity shards rebuild what the relay drops, in pykcp's FEC decoder."""
+    config, flags = config_for("aes-fec-10-3")
+
+    async def main() -> None:
+        async with await pykcp.start_server(echo_handler, "127.0.0.1", 0, config=config) as srv:
+            relay = await LossyRelay.start(srv.sockets[0].getsockname(), loss=0.05, seed=11)
+            host, port = relay.address
+            size = 1_000_000
+            async with go_process(
+                gopeer, "client", "-addr", f"{host}:{port}", "-size", str(size), *flags
+            ) as proc:
+                out, err = await asyncio.wait_for(proc.communicate(), 45)
+            assert proc.returncode == 0, err.decode()
+            assert out.decode().split()[:2] == ["OK", str(size)]
+            assert relay.dropped > 0
+            (session,) = srv.listener.sessions
+            assert session.snmp.FECRecovered > 0
+            relay.close()
 
     run(main)
