@@ -246,6 +246,8 @@ def test_processes_tunnel_then_exit_0_on_signal(echo_port: int, signum: int) -> 
         data = os.urandom(300_000)
         assert _echo_through(tcp_port, data) == data
         client.wait_line(r"stream opened in: 127\.0\.0\.1:\d+ out: 127\.0\.0\.1:\d+\(3\)")
+        server.proc.send_signal(signal.SIGUSR1)  # kcptun's SNMP dump
+        server.wait_line(r"KCP SNMP:&\{BytesSent:\d+ BytesReceived:\d+ ")
         assert client.stop(signum) == 0
         assert server.stop(signum) == 0
         client.wait_line(f"{signal.Signals(signum).name} received, shutting down")
@@ -253,6 +255,26 @@ def test_processes_tunnel_then_exit_0_on_signal(echo_port: int, signum: int) -> 
         server.kill()
         if client is not None:
             client.kill()
+
+
+def test_log_file_gets_go_style_lines(tmp_path: Path, echo_port: int) -> None:
+    log = tmp_path / "tunnel.log"
+    log.write_text("earlier line\n")
+    process = _Process(
+        "server", "-l", "127.0.0.1:0", "-t", f"127.0.0.1:{echo_port}", "--log", str(log)
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while "listening on: 127.0.0.1:" not in log.read_text():
+            assert time.monotonic() < deadline and process.proc.poll() is None
+            time.sleep(0.05)
+        assert process.stop(signal.SIGTERM) == 0
+    finally:
+        process.kill()
+    lines = log.read_text().splitlines()
+    assert lines[0] == "earlier line"  # appended, as kcptun opens it with O_APPEND
+    assert all(re.match(r"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \S", line) for line in lines[1:])
+    assert any(line.endswith("SIGTERM received, shutting down") for line in lines)
 
 
 def test_process_cannot_bind_exits_1() -> None:

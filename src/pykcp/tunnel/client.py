@@ -169,7 +169,7 @@ class TunnelClient:
         while True:
             try:
                 return await self._create_session()
-            except (OSError, ConnectionError) as exc:
+            except Exception as exc:  # kcptun retries whatever dial() reported
                 logger.info("re-connecting: %s", exc)
                 await asyncio.sleep(RECONNECT_DELAY)
 
