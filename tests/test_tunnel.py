@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import datetime
 import random
+import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -159,6 +160,71 @@ def test_loopback_salsa20_without_fec() -> None:
     run(main)
 
 
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="::1 unavailable")
+def test_ipv6_addresses_in_brackets() -> None:
+    async def main() -> None:
+        async with echo_server() as target:
+            server = TunnelServer(
+                ServerConfig(listen="[::1]:0", target=f"127.0.0.1:{target}", quiet=True)
+            )
+            await server.start()
+            client = TunnelClient(
+                ClientConfig(
+                    localaddr="[::1]:0",
+                    remoteaddr=f"[::1]:{server.local_address[1]}",
+                    quiet=True,
+                )
+            )
+            await client.start()
+            try:
+                assert server.local_address[0] == client.local_address[0] == "::1"
+                reader, writer = await asyncio.open_connection(*client.local_address)
+                writer.write(b"over IPv6")
+                assert await reader.readexactly(9) == b"over IPv6"
+                writer.close()
+            finally:
+                await client.close()
+                await server.close()
+
+    run(main)
+
+
+def test_unix_socket_target(tmp_path: Path) -> None:
+    path = str(tmp_path / "target.sock")
+
+    async def main() -> None:
+        target = await asyncio.start_unix_server(_echo, path)
+        try:
+            server = TunnelServer(ServerConfig(listen="127.0.0.1:0", target=path, quiet=True))
+            await server.start()
+            client = TunnelClient(
+                ClientConfig(
+                    localaddr="127.0.0.1:0",
+                    remoteaddr=f"127.0.0.1:{server.local_address[1]}",
+                    quiet=True,
+                )
+            )
+            await client.start()
+            try:
+                await exchange(client.local_address[1], 3, 100_000)
+            finally:
+                await client.close()
+                await server.close()
+        finally:
+            target.close()
+
+    run(main)
+
+
 def test_round_robin_over_conn_sessions() -> None:
     async def main() -> None:
         async with echo_server() as target, tunnel(target, conn=3) as (client, server):
@@ -244,9 +310,7 @@ def test_client_half_close_ends_both_directions() -> None:
         target = await asyncio.start_server(silent, "127.0.0.1", 0)
         try:
             async with tunnel(target.sockets[0].getsockname()[1]) as (client, _):
-                reader, writer = await asyncio.open_connection(
-                    "127.0.0.1", client.local_address[1]
-                )
+                reader, writer = await asyncio.open_connection("127.0.0.1", client.local_address[1])
                 writer.write(b"question")
                 writer.write_eof()
                 assert await reader.read() == b""
