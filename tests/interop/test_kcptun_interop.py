@@ -93,11 +93,11 @@ def test_tunnel_with_kcptun(direction: str, compress: bool, smuxver: int, crypt:
         "quiet": True,
     }
     flags = _kcptun_flags(compress, smuxver, crypt)
+    kcptun = require_executable(f"kcptun-{'server' if direction == 'pykcp-client' else 'client'}")
 
     async def pykcp_client(target: int) -> None:
         kcp_port = _free_port(socket.SOCK_DGRAM)
-        server = require_executable("kcptun-server")
-        argv = [server, "-l", f"127.0.0.1:{kcp_port}", "-t", f"127.0.0.1:{target}", *flags]
+        argv = [kcptun, "-l", f"127.0.0.1:{kcp_port}", "-t", f"127.0.0.1:{target}", *flags]
         async with _kcptun(argv) as proc:
             client = TunnelClient(
                 ClientConfig(localaddr="127.0.0.1:0", remoteaddr=f"127.0.0.1:{kcp_port}", **options)
@@ -117,9 +117,8 @@ def test_tunnel_with_kcptun(direction: str, compress: bool, smuxver: int, crypt:
         await server.start()
         try:
             tcp_port = _free_port(socket.SOCK_STREAM)
-            client = require_executable("kcptun-client")
             remote = f"127.0.0.1:{server.local_address[1]}"
-            argv = [client, "-l", f"127.0.0.1:{tcp_port}", "-r", remote, *flags]
+            argv = [kcptun, "-l", f"127.0.0.1:{tcp_port}", "-r", remote, *flags]
             async with _kcptun(argv) as proc:
                 await _wait_tcp(tcp_port)
                 await exchange_many(tcp_port, CONNECTIONS, SIZE)
