@@ -243,6 +243,17 @@ def test_round_robin_over_conn_sessions() -> None:
     run(main)
 
 
+def test_dscp_reaches_the_client_socket() -> None:
+    async def main() -> None:
+        async with echo_server() as target, tunnel(target, dscp=46) as (client, _):
+            await exchange(client.local_address[1], 1, 1000)
+            (session,) = client.sessions
+            sock = session.get_extra_info("socket")
+            assert sock.getsockopt(socket.IPPROTO_IP, socket.IP_TOS) == 46 << 2
+
+    run(main)
+
+
 def test_dead_session_is_replaced() -> None:
     async def main() -> None:
         async with echo_server() as target, tunnel(target) as (client, _):
