@@ -337,3 +337,11 @@ def test_relay_drops_delays_and_reorders_with_a_seed() -> None:
     assert got != sorted(got)  # jitter reordered the stream
     again, dropped_again, _ = asyncio.run(scenario(7))
     assert sorted(again) == sorted(got) and dropped_again == dropped  # same seed, same losses
+
+
+def test_tunnel_is_mounted_under_pykcp_tunnel(capsys: pytest.CaptureFixture[str]) -> None:
+    for kind, flag in (("client", "--remoteaddr"), ("server", "--target")):
+        with pytest.raises(SystemExit) as exc_info:
+            main(["tunnel", kind, "--help"])
+        assert exc_info.value.code == 0
+        assert flag in capsys.readouterr().out

@@ -288,16 +288,23 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--bytes", type=_positive, default=8 << 20, help="bytes the sink phase sends (8 MiB)"
     )
-    parser.add_argument("--messages", type=_positive, default=100, help="ping-pong messages (100)")
+    parser.add_argument("--messages", type=_positive, default=60, help="ping-pong messages (60)")
     parser.add_argument(
-        "--message-size", type=_positive, default=512, help="bytes per ping-pong message (512)"
+        "--message-size",
+        type=_positive,
+        default=16000,
+        help="bytes per ping-pong message (16000: about one FEC group of 10 segments, so "
+        "parity can rebuild a lost segment within the message)",
     )
     parser.add_argument(
         "--loss", type=_probability, default=0.05, help="relay drop rate each way (0.05)"
     )
     parser.add_argument("--delay", type=float, default=10.0, help="one-way delay in ms (10)")
     parser.add_argument(
-        "--jitter", type=float, default=10.0, help="extra random delay 0..JITTER ms (10)"
+        "--jitter",
+        type=float,
+        default=2.0,
+        help="extra random delay 0..JITTER ms per datagram; reorders bursts (2)",
     )
     parser.add_argument("--seed", type=int, default=1, help="random seed (1)")
     parser.add_argument(
