@@ -8,7 +8,7 @@ counts into it, see :meth:`Snmp.add`).
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_SNMP", "FIELDS", "GAUGES", "Snmp"]
+__all__ = ["DEFAULT_SNMP", "FIELDS", "FIELDS_5_6_1", "GAUGES", "Snmp"]
 
 # kcp-go (latest) Header() order, plus FECShortShards which only 5.6.1 reports.
 FIELDS: tuple[str, ...] = (
@@ -42,6 +42,16 @@ FIELDS: tuple[str, ...] = (
     "RingBufferRcvQueue",
     "RingBufferSndBuffer",
     "OOBPackets",
+    "FECShortShards",
+)
+
+# kcp-go 5.6.1's Header() (what Debian's kcptun 20210922 logs): the first 20 of the latest
+# order, then its four FEC counters.
+FIELDS_5_6_1: tuple[str, ...] = (
+    *FIELDS[:20],
+    "FECParityShards",
+    "FECErrs",
+    "FECRecovered",
     "FECShortShards",
 )
 

@@ -13,7 +13,7 @@ import time
 
 from pykcp.aio import KCPSession, KCPTransport
 from pykcp.errors import KCPError
-from pykcp.snmp import DEFAULT_SNMP
+from pykcp.snmp import DEFAULT_SNMP, FIELDS_5_6_1
 from pykcp.tunnel.compress import SnappyProtocol
 
 __all__ = [
@@ -34,33 +34,8 @@ logger = logging.getLogger("pykcp.tunnel")
 COPY_BUFFER = 65536
 CLOSE_TIMEOUT = 30.0
 """Seconds a closing connection may take to hand over its last bytes before it is aborted."""
-# kcp-go 5.6.1's Snmp.Header() (what kcptun 20210922 writes); all are pykcp Snmp fields.
-SNMP_FIELDS = (
-    "BytesSent",
-    "BytesReceived",
-    "MaxConn",
-    "ActiveOpens",
-    "PassiveOpens",
-    "CurrEstab",
-    "InErrs",
-    "InCsumErrors",
-    "KCPInErrors",
-    "InPkts",
-    "OutPkts",
-    "InSegs",
-    "OutSegs",
-    "InBytes",
-    "OutBytes",
-    "RetransSegs",
-    "FastRetransSegs",
-    "EarlyRetransSegs",
-    "LostSegs",
-    "RepeatSegs",
-    "FECParityShards",
-    "FECErrs",
-    "FECRecovered",
-    "FECShortShards",
-)
+# kcp-go 5.6.1's Snmp.Header(), which kcptun 20210922 writes.
+SNMP_FIELDS = FIELDS_5_6_1
 # Field order of kcp-go 5.6.1's Snmp struct, which Go's %+v prints.
 _SNMP_STRUCT_ORDER = (
     *SNMP_FIELDS[:20],
