@@ -229,6 +229,68 @@ def test_flush_shortcut_changes_nothing_in_bulk(preset: str, window: int) -> Non
     assert traces[0] == traces[1]
 
 
+class TailCountingKCP(KCP):
+    """A core that counts the flushes its new-segments-only path can serve."""
+
+    __slots__ = ()
+    tail_flushes = 0
+
+    def flush(self, now: int, ack_only: bool = False) -> int:
+        window = min(self.snd_wnd, self.rmt_wnd)
+        if not self.nocwnd:
+            window = min(window, self.cwnd)
+        room = window - ((self.snd_nxt - self.snd_una) & 0xFFFFFFFF)
+        if (
+            not ack_only
+            and self.snd_buf
+            and (self._unsent or (self.snd_queue and room > 0))
+            and not self._fastack_pending
+            and not self._min_stale
+            and 0 < (self._min_resendts - now) & 0xFFFFFFFF < 0x80000000
+        ):
+            TailCountingKCP.tail_flushes += 1
+        return super().flush(now, ack_only)
+
+
+@pytest.mark.parametrize(("preset", "stream"), [("default", False), ("fast3", True)])
+def test_flush_of_new_segments_only_changes_nothing_on_the_wire(preset: str, stream: bool) -> None:
+    """Writes while data is in flight flush only the new tail: same datagrams as a full scan."""
+    TailCountingKCP.tail_flushes = 0
+    traces = []
+    for core in (TailCountingKCP, ScanningKCP):
+        link = LinkConfig(loss=0.1, delay_min=20, delay_max=80, duplicate=0.05)
+        pair = make_pair(preset, seed=17, link=link, core=core, stream=stream)
+        for k in pair.kcp:
+            k.wndsize(128, 128)
+        trace: list[list[tuple[int, bytes]]] = [[], []]
+        pair.links[0].trace, pair.links[1].trace = trace
+        messages = random_messages(random.Random(6), 400, 900)
+        written = [0]
+        got: list[bytes] = []
+
+        def write_next(
+            p: Pair, messages: list[bytes] = messages, written: list[int] = written
+        ) -> None:
+            if written[0] < len(messages):
+                p.write(0, messages[written[0]])
+                written[0] += 1
+
+        def done(p: Pair, got: list[bytes] = got, written: list[int] = written) -> bool:
+            while (message := p.kcp[1].recv()) is not None:
+                got.append(message)
+            return written[0] == 400 and p.kcp[0].waitsnd() == 0
+
+        pair.every(3, write_next)
+        assert pair.run(done, 600_000)
+        if stream:
+            assert b"".join(got) == b"".join(messages)
+        else:
+            assert got == messages
+        traces.append(trace)
+    assert TailCountingKCP.tail_flushes > 50, "the new-segments-only path was not exercised"
+    assert traces[0] == traces[1]
+
+
 @pytest.mark.parametrize("preset", ["default", "fast3"])
 @pytest.mark.parametrize("stream", [False, True])
 def test_flush_shortcut_changes_nothing_on_the_wire(preset: str, stream: bool) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import struct
 from bisect import bisect_left, insort
 from collections import deque
+from collections.abc import Iterable
 from itertools import islice
 
 from pykcp.snmp import Snmp
@@ -726,12 +727,12 @@ class KCP:
         next_flush = self.interval
         lost = fast = early = 0
         if not ack_only and snd_buf:
-            if (
-                self._unsent == 0
-                and not self._fastack_pending
+            timers_quiet = (
+                not self._fastack_pending
                 and not self._min_stale
                 and (self._min_resendts - now - 1) & _M32 < 0x7FFFFFFF
-            ):
+            )
+            if timers_quiet and self._unsent == 0:
                 # Nothing is new, nothing has duplicate ACKs and the earliest timer is in the
                 # future: the scan below would send nothing, so only its delay is needed.
                 next_flush = min(next_flush, (self._min_resendts - now) & _M32)
@@ -740,9 +741,26 @@ class KCP:
                 rto_step = rx_rto // 2 if self.nodelay_mode else rx_rto
                 dead_link = self.dead_link
                 pending = False
-                min_delay = _HALF
-                min_count = 0
-                for seg in snd_buf:
+                segments: Iterable[Segment]
+                if timers_quiet:
+                    # Only never-sent segments can go out, and they are always the tail of
+                    # snd_buf (first transmissions happen in sn order), so a write into a
+                    # full window costs O(new segments), not O(window). The known timers
+                    # seed the minimum the scan would otherwise recompute.
+                    tail: list[Segment] = []
+                    for seg in reversed(snd_buf):
+                        if seg.xmit:
+                            break
+                        tail.append(seg)
+                    tail.reverse()
+                    segments = tail
+                    min_delay = (self._min_resendts - now) & _M32
+                    min_count = self._min_count
+                else:
+                    segments = snd_buf
+                    min_delay = _HALF
+                    min_count = 0
+                for seg in segments:
                     if seg.acked:
                         continue
                     if seg.xmit:
