@@ -20,7 +20,7 @@ from pykcp import (
     PeerGoneError,
     SessionClosedError,
 )
-from tests.relay import LossyRelay
+from pykcp.relay import LossyRelay
 
 KEY = "testkey"
 # sess_test.go uses salsa20 with FEC 10/3, windows 1024, fast3 timing.

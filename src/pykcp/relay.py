@@ -5,7 +5,8 @@ per client (so the server still sees distinct peers) and sends the replies back.
 datagram, either way, is dropped with probability ``loss`` and otherwise delivered after
 ``delay_ms`` plus a uniform jitter of up to ``jitter_ms``; datagrams whose jitter differs by
 more than their gap overtake each other, so the link reorders. All draws come from one
-``random.Random(seed)``, so a run can be replayed (up to the kernel's scheduling).
+``random.Random(seed)``, so a run can be replayed (up to the kernel's scheduling). Setting
+:attr:`LossyRelay.blackhole` drops everything, which looks like a peer that vanished.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class LossyRelay:
         self.delay = delay_ms / 1000
         self.jitter = jitter_ms / 1000
         self.rng = random.Random(seed)
+        self.blackhole = False
         self.forwarded = 0
         self.dropped = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -126,7 +128,7 @@ class LossyRelay:
 
     def _forward(self, data: bytes, sock: socket.socket, addr: Address) -> None:
         rng = self.rng
-        if self.loss and rng.random() < self.loss:
+        if self.blackhole or (self.loss and rng.random() < self.loss):
             self.dropped += 1
             return
         self.forwarded += 1

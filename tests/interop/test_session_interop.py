@@ -15,7 +15,7 @@ import pytest
 
 import pykcp
 from pykcp import Config, KCPError, PeerGoneError
-from tests.relay import LossyRelay
+from pykcp.relay import LossyRelay
 
 pytestmark = pytest.mark.interop
 
