@@ -11,43 +11,15 @@ import sys
 import time
 from collections.abc import Callable
 
-from pykcp.kcp import KCP, Segment
+from pykcp.bench import flush_idle_us, loaded_sender
+from pykcp.kcp import KCP
 
 CONV = 0x11223344
 
 
-def _loaded_sender(in_flight: int) -> tuple[KCP, int]:
-    """kcp-go's BenchmarkFlush set-up: ``in_flight`` segments sent once, none due for 10 s."""
-    kcp = KCP(CONV)
-    kcp.wndsize(in_flight, in_flight)
-    now = 1_000
-    for sn in range(in_flight):
-        seg = Segment(0, b"")
-        seg.sn = sn
-        seg.xmit = 1
-        seg.rto = 10_000
-        seg.resendts = now + 10_000
-        kcp.snd_buf.append(seg)
-    kcp.snd_nxt = in_flight
-    kcp.flush(now)  # one full scan; later flushes find nothing due
-    kcp.take_output()
-    return kcp, now
-
-
-def flush_idle_us(in_flight: int = 1024, calls: int = 20_000) -> float:
-    """Microseconds per flush() with ``in_flight`` segments in flight and none due."""
-    kcp, now = _loaded_sender(in_flight)
-    flush = kcp.flush
-    start = time.perf_counter_ns()
-    for _ in range(calls):
-        flush(now)
-    elapsed = time.perf_counter_ns() - start
-    return elapsed / calls / 1000
-
-
 def flush_full_scan_us(in_flight: int = 1024, calls: int = 500) -> float:
     """Microseconds per flush() that must walk the whole send buffer (something changed)."""
-    kcp, now = _loaded_sender(in_flight)
+    kcp, now = loaded_sender(in_flight)
     flush = kcp.flush
     total = 0
     for _ in range(calls):
@@ -134,7 +106,7 @@ def _median(fn: Callable[[], float], runs: int) -> float:
 
 def main(runs: int = 7) -> int:
     rows = [
-        ("flush(), 1024 in flight, none due", "us", lambda: flush_idle_us()),
+        ("flush(), 1024 in flight, none due", "us", lambda: flush_idle_us(calls=20_000)),
         ("flush(), 1024 in flight, full scan", "us", lambda: flush_full_scan_us()),
         ("input(), full-MSS PUSH", "seg/s", lambda: input_segments_per_s()),
         ("input() + recv(), full-MSS PUSH", "seg/s", lambda: input_segments_per_s(with_recv=True)),

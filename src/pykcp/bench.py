@@ -44,6 +44,7 @@ __all__ = [
     "fec_decode_mbps",
     "fec_encode_mbps",
     "flush_idle_us",
+    "loaded_sender",
     "run_bench_command",
     "session_speed_mbps",
 ]
@@ -101,15 +102,20 @@ def crc32_mbps(iterations: int = 20000) -> float:
     return _cpu_rate(lambda: zlib.crc32(data), iterations, DATAGRAM_SIZE)
 
 
-def _fec_payloads(count: int) -> list[bytes]:
-    pool = os.urandom(DATAGRAM_SIZE + 64)
-    size = DATAGRAM_SIZE - FEC_HEADER_SIZE_PLUS2
+def _fec_payloads(count: int, packet_size: int = DATAGRAM_SIZE) -> list[bytes]:
+    pool = os.urandom(packet_size + 64)
+    size = packet_size - FEC_HEADER_SIZE_PLUS2
     return [pool[i % 64 : i % 64 + size] for i in range(count)]
 
 
-def fec_encode_mbps(data_shards: int = 10, parity_shards: int = 3, groups: int = 100) -> float:
+def fec_encode_mbps(
+    data_shards: int = 10,
+    parity_shards: int = 3,
+    groups: int = 100,
+    packet_size: int = DATAGRAM_SIZE,
+) -> float:
     """MB/s of KCP payload through ``FECEncoder.encode`` (parity computed every group)."""
-    payloads = _fec_payloads(groups * data_shards)
+    payloads = _fec_payloads(groups * data_shards, packet_size)
     encode = FECEncoder(data_shards, parity_shards).encode
     start = time.process_time()
     for payload in payloads:
@@ -118,9 +124,14 @@ def fec_encode_mbps(data_shards: int = 10, parity_shards: int = 3, groups: int =
     return sum(map(len, payloads)) / elapsed / 1e6
 
 
-def fec_decode_mbps(data_shards: int = 10, parity_shards: int = 3, groups: int = 100) -> float:
+def fec_decode_mbps(
+    data_shards: int = 10,
+    parity_shards: int = 3,
+    groups: int = 100,
+    packet_size: int = DATAGRAM_SIZE,
+) -> float:
     """MB/s of KCP payload through ``FECDecoder.decode``, one data packet lost per group."""
-    payloads = _fec_payloads(groups * data_shards)
+    payloads = _fec_payloads(groups * data_shards, packet_size)
     encoder = FECEncoder(data_shards, parity_shards)
     stream: list[bytes] = []
     for number, payload in enumerate(payloads):
@@ -139,8 +150,11 @@ def fec_decode_mbps(data_shards: int = 10, parity_shards: int = 3, groups: int =
     return sum(map(len, payloads)) / elapsed / 1e6
 
 
-def flush_idle_us(in_flight: int = 1024, calls: int = 5000) -> float:
-    """Microseconds per ``flush()`` with *in_flight* segments sent once and none due."""
+def loaded_sender(in_flight: int = 1024) -> tuple[KCP, int]:
+    """kcp-go's BenchmarkFlush set-up: *in_flight* segments sent once, none due for 10 s.
+
+    Returns the core and the time at which it was last flushed.
+    """
     kcp = KCP(0x11223344)
     kcp.wndsize(in_flight, in_flight)
     now = 1_000
@@ -152,8 +166,14 @@ def flush_idle_us(in_flight: int = 1024, calls: int = 5000) -> float:
         seg.resendts = now + 10_000
         kcp.snd_buf.append(seg)
     kcp.snd_nxt = in_flight
-    kcp.flush(now)
+    kcp.flush(now)  # one full scan; later flushes find nothing due
     kcp.take_output()
+    return kcp, now
+
+
+def flush_idle_us(in_flight: int = 1024, calls: int = 5000) -> float:
+    """Microseconds per ``flush()`` with *in_flight* segments sent once and none due."""
+    kcp, now = loaded_sender(in_flight)
     flush = kcp.flush
     start = time.process_time()
     for _ in range(calls):
