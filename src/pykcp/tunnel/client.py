@@ -12,15 +12,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any
 
 from pykcp import smux
 from pykcp.aio import dial
 from pykcp.config import Config
 from pykcp.crypt import AEADCrypt, BlockCrypt
 from pykcp.tunnel.common import (
+    TaskOwner,
     format_address,
     kcp_stream,
     pipe,
@@ -42,13 +41,14 @@ class _TimedSession:
     expiry: float  # time.monotonic()
 
 
-class TunnelClient:
+class TunnelClient(TaskOwner):
     """Listens on ``config.localaddr`` and forwards every connection to the tunnel server.
 
     Use ``await client.start()``, then ``await client.close()`` (or ``async with``).
     """
 
     def __init__(self, config: ClientConfig) -> None:
+        super().__init__()
         config.validate()
         self.config = config
         self._crypt: BlockCrypt | AEADCrypt | None = None
@@ -60,7 +60,6 @@ class TunnelClient:
         self._rr = 0
         self._expiring: list[_TimedSession] = []
         self._all_sessions: set[smux.Session] = set()
-        self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
 
     @property
@@ -112,20 +111,7 @@ class TunnelClient:
             with contextlib.suppress(Exception):
                 await self._server.wait_closed()
 
-    async def __aenter__(self) -> TunnelClient:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
-
     # -- internals ----------------------------------------------------------------------------
-
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[Any]:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
 
     async def _on_connection(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter

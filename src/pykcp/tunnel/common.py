@@ -10,6 +10,8 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Coroutine
+from typing import Any, Self
 
 from pykcp.aio import KCPSession, KCPTransport
 from pykcp.errors import KCPError
@@ -18,6 +20,7 @@ from pykcp.tunnel.compress import SnappyProtocol
 
 __all__ = [
     "SNMP_FIELDS",
+    "TaskOwner",
     "configure_logging",
     "format_address",
     "go_time_format",
@@ -46,6 +49,33 @@ _SNMP_STRUCT_ORDER = (
 )
 
 _PIPE_ERRORS = (ConnectionError, OSError, EOFError, KCPError)
+
+
+class TaskOwner:
+    """Base of the tunnel ends: keeps a reference to every task it spawns (asyncio holds only
+    weak ones) and runs ``start``/``close`` around ``async with``."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    async def start(self) -> None:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
 
 
 # -- piping ---------------------------------------------------------------------------------

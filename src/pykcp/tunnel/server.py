@@ -6,12 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine
-from typing import Any
 
 from pykcp import smux
 from pykcp.aio import KCPListener, KCPSession, listen
-from pykcp.tunnel.common import format_address, kcp_stream, pipe, snmp_logger
+from pykcp.tunnel.common import TaskOwner, format_address, kcp_stream, pipe, snmp_logger
 from pykcp.tunnel.config import ServerConfig, parse_address, split_host_port
 
 __all__ = ["TunnelServer"]
@@ -19,17 +17,17 @@ __all__ = ["TunnelServer"]
 logger = logging.getLogger("pykcp.tunnel")
 
 
-class TunnelServer:
+class TunnelServer(TaskOwner):
     """Accepts KCP sessions on ``config.listen`` and forwards their streams to
     ``config.target``. Use ``await server.start()``, then ``await server.close()``."""
 
     def __init__(self, config: ServerConfig) -> None:
+        super().__init__()
         config.validate()
         self.config = config
         self._smux_config = config.smux_config()
         self._listener: KCPListener | None = None
         self._sessions: set[smux.Session] = set()
-        self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
 
     @property
@@ -82,20 +80,7 @@ class TunnelServer:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def __aenter__(self) -> TunnelServer:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
-
     # -- internals ----------------------------------------------------------------------------
-
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[Any]:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
 
     async def _accept_loop(self) -> None:
         assert self._listener is not None
