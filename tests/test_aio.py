@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -21,6 +20,7 @@ from pykcp import (
     SessionClosedError,
 )
 from pykcp.relay import LossyRelay
+from tests.helpers import echo_handler, run
 
 KEY = "testkey"
 # sess_test.go uses salsa20 with FEC 10/3, windows 1024, fast3 timing.
@@ -28,24 +28,6 @@ ECHO = Config.preset(
     "fast3", crypt="salsa20", key=KEY, data_shards=10, parity_shards=3, sndwnd=1024, rcvwnd=1024
 )
 PLAIN = Config.preset("fast3", sndwnd=1024, rcvwnd=1024)
-
-
-def run(make: Callable[[], Awaitable[Any]], timeout: float = 20.0) -> Any:
-    async def bounded() -> Any:
-        return await asyncio.wait_for(make(), timeout)
-
-    return asyncio.run(bounded())
-
-
-async def echo_handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    except (ConnectionError, KCPError):
-        pass
-    finally:
-        writer.close()
 
 
 async def echo_listener(config: Config, host: str = "127.0.0.1") -> pykcp.KCPListener:

@@ -7,7 +7,7 @@ import contextlib
 import hashlib
 import random
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -28,16 +28,10 @@ from pykcp.smux import (
     encode_frame,
     encode_update,
 )
+from tests.helpers import run
 
 VERSIONS = pytest.mark.parametrize("version", [1, 2])
 Pair = tuple[asyncio.StreamReader, asyncio.StreamWriter]
-
-
-def run(test: Callable[[], Awaitable[None]], timeout: float = 30.0) -> None:
-    async def bounded() -> None:
-        await asyncio.wait_for(test(), timeout)
-
-    asyncio.run(bounded())
 
 
 async def connected_pair() -> tuple[Pair, Pair]:

@@ -9,7 +9,7 @@ import datetime
 import random
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,32 +34,15 @@ from pykcp.tunnel.compress import (
     SnappyProtocol,
 )
 from pykcp.tunnel.config import kcptun_cipher, parse_address, split_host_port
+from tests.helpers import echo_handler, run
 
 # -- helpers shared with tests/interop/test_kcptun_interop.py --------------------------------
-
-
-def run(test: Callable[[], Awaitable[Any]], timeout: float = 60.0) -> Any:
-    async def bounded() -> Any:
-        return await asyncio.wait_for(test(), timeout)
-
-    return asyncio.run(bounded())
-
-
-async def _echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    except ConnectionError:
-        pass
-    finally:
-        writer.close()
 
 
 @contextlib.asynccontextmanager
 async def echo_server() -> AsyncIterator[int]:
     """A TCP echo target on 127.0.0.1; yields its port."""
-    server = await asyncio.start_server(_echo, "127.0.0.1", 0)
+    server = await asyncio.start_server(echo_handler, "127.0.0.1", 0)
     try:
         yield server.sockets[0].getsockname()[1]
     finally:
@@ -202,7 +185,7 @@ def test_unix_socket_target(tmp_path: Path) -> None:
     path = str(tmp_path / "target.sock")
 
     async def main() -> None:
-        target = await asyncio.start_unix_server(_echo, path)
+        target = await asyncio.start_unix_server(echo_handler, path)
         try:
             server = TunnelServer(ServerConfig(listen="127.0.0.1:0", target=path, quiet=True))
             await server.start()

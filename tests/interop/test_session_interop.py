@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import os
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import pykcp
-from pykcp import Config, KCPError, PeerGoneError
+from pykcp import Config, PeerGoneError
 from pykcp.relay import LossyRelay
+from tests.helpers import echo_handler, go_process, run
 
 pytestmark = pytest.mark.interop
 
@@ -44,35 +43,6 @@ def config_for(case: str) -> tuple[Config, list[str]]:
              "-nodelay", "1", "-interval", "20", "-resend", "2", "-nc", "1",
              "-sndwnd", "1024", "-rcvwnd", "1024", "-mtu", "1400"]  # fmt: skip
     return config, flags
-
-
-def run(test: Callable[[], Awaitable[None]], timeout: float = 60.0) -> None:
-    async def bounded() -> None:
-        await asyncio.wait_for(test(), timeout)
-
-    asyncio.run(bounded())
-
-
-@contextlib.asynccontextmanager
-async def go_process(gopeer: Path, *args: str) -> AsyncIterator[asyncio.subprocess.Process]:
-    proc = await asyncio.create_subprocess_exec(
-        str(gopeer), *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    try:
-        yield proc
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-        await proc.wait()
-
-
-async def echo_handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    except (ConnectionError, KCPError):
-        pass
 
 
 @pytest.mark.parametrize("case", CASE_IDS)

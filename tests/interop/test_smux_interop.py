@@ -6,40 +6,18 @@ import asyncio
 import contextlib
 import hashlib
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pykcp.smux import INITIAL_PEER_WINDOW, Session, SmuxConfig, StreamResetError
+from tests.helpers import go_process, run
 
 pytestmark = pytest.mark.interop
 
 VERSIONS = pytest.mark.parametrize("version", [1, 2])
-
-
-def run(test: Callable[[], Awaitable[None]], timeout: float = 60.0) -> None:
-    async def bounded() -> None:
-        await asyncio.wait_for(test(), timeout)
-
-    asyncio.run(bounded())
-
-
-@contextlib.asynccontextmanager
-async def go_process(gopeer: Path, *args: str) -> AsyncIterator[asyncio.subprocess.Process]:
-    proc = await asyncio.create_subprocess_exec(
-        str(gopeer),
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        yield proc
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-        await proc.wait()
 
 
 async def finish(proc: asyncio.subprocess.Process) -> str:
