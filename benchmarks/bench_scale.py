@@ -1,0 +1,465 @@
+"""Scale benchmark: thousands of concurrent sessions on one listener.
+
+    .venv/bin/python benchmarks/bench_scale.py [--sessions 5000] [--runs 3] [--quick]
+
+An echo server (``pykcp.listen`` + one task per accepted session, or ``pykcp.start_server``
+with ``--server stream``) runs in its own process; the clients run in one other process (one
+``pykcp.dial`` each, so one UDP socket each, all on one event loop). Every run measures:
+
+* idle: after each session has exchanged one 64-byte message, the server's CPU time per wall
+  second (from ``/proc/<pid>/stat``; 100 % = one core) over a quiet window;
+* memory: the server's RSS with N sessions minus its RSS before the first one, divided by N
+  (after a ``gc.collect()`` in the server);
+* load: every session sends one 64-byte message per second (starts staggered evenly over the
+  first second) and waits for its echo; the client-measured round trips (write to echoed
+  read, so the client's own event-loop delays are included) over the window give p50/p99/max,
+  and the server's CPU share under that load is reported too.
+
+Config: ``Config.preset("fast")`` (kcptun's default mode: nodelay 0, interval 30 ms, resend 2,
+nc 1), message mode, no crypto, no FEC: what ``pykcp.dial``/``listen`` users get with the
+kcptun default timing. ``--crypt aes --fec 10/3`` measures the kcptun-like setup instead.
+
+The machine's load average is printed: other processes on a 2-core box inflate the latency
+(the server, the client and the kernel share two cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import multiprocessing
+import os
+import resource
+import statistics
+import struct
+import sys
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
+
+import pykcp
+from pykcp import Config
+from pykcp.errors import KCPError
+from pykcp.snmp import DEFAULT_SNMP
+
+MESSAGE_SIZE = 64
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def default_config(crypt: str | None = None, fec: tuple[int, int] = (0, 0)) -> Config:
+    """kcptun's default timing ("fast"); optional crypto (password "bench") and FEC."""
+    return Config.preset(
+        "fast",
+        crypt=crypt,
+        key="bench" if crypt else None,
+        data_shards=fec[0],
+        parity_shards=fec[1],
+    )
+
+
+# -- process probes --------------------------------------------------------------------------
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """utime + stime of *pid* (all threads) in seconds."""
+    with open(f"/proc/{pid}/stat") as stat:
+        # The command name may contain spaces; the fields after it are fixed.
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def process_rss_bytes(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def _raise_fd_limit(needed: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < needed:
+        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+def _request(pipe: Connection, message: Any, timeout: float) -> Any:
+    pipe.send(message)
+    if not pipe.poll(timeout):
+        raise RuntimeError(f"no answer to {message!r} within {timeout} s")
+    return pipe.recv()
+
+
+# -- server process ----------------------------------------------------------------------------
+
+
+def _server_process(config: Config, api: str, pipe: Connection) -> None:
+    _raise_fd_limit(1024)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        tasks: set[asyncio.Task[None]] = set()
+        count = 0
+
+        async def echo(session: pykcp.KCPSession) -> None:
+            try:
+                while True:
+                    await session.write(await session.read())
+            except KCPError:
+                pass
+            finally:
+                if not session.closed:
+                    session.close()
+
+        async def stream_echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            nonlocal count
+            count += 1
+            try:
+                while data := await reader.read(65536):
+                    writer.write(data)
+                    await writer.drain()
+            except (KCPError, ConnectionError):
+                pass
+            finally:
+                writer.close()
+
+        server: Any
+        if api == "listen":
+            listener = await pykcp.listen(("127.0.0.1", 0), config)
+            port = listener.local_address[1]
+
+            async def accept_forever() -> None:
+                nonlocal count
+                while True:
+                    session = await listener.accept()
+                    count += 1
+                    task = loop.create_task(echo(session))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+
+            acceptor = loop.create_task(accept_forever())
+            server = listener
+        else:
+            server = await pykcp.start_server(stream_echo, "127.0.0.1", 0, config=config)
+            port = server.sockets[0].getsockname()[1]
+            acceptor = None
+        stopped = loop.create_future()
+
+        def on_command() -> None:
+            command = pipe.recv()
+            if command == "gc":
+                gc.collect()
+                pipe.send(count)
+            elif command == "snmp":
+                pipe.send(DEFAULT_SNMP.as_dict())
+            elif command == "stop" and not stopped.done():
+                stopped.set_result(None)
+
+        loop.add_reader(pipe.fileno(), on_command)
+        pipe.send(port)
+        await stopped
+        loop.remove_reader(pipe.fileno())
+        if acceptor is not None:
+            acceptor.cancel()
+        server.close()
+        pipe.send("stopped")
+
+    asyncio.run(main())
+
+
+# -- client process ----------------------------------------------------------------------------
+
+
+def _client_process(config: Config, pipe: Connection) -> None:
+    sessions: list[pykcp.KCPSession] = []
+
+    async def exchange(session: pykcp.KCPSession, payload: bytes, timeout: float) -> float:
+        started = time.perf_counter()
+        await session.write(payload)
+        echoed = await asyncio.wait_for(session.read(), timeout)
+        if echoed != payload:
+            raise RuntimeError("echo mismatch")
+        return time.perf_counter() - started
+
+    async def connect(port: int, count: int) -> tuple[int, float]:
+        _raise_fd_limit(count + 256)
+        started = time.perf_counter()
+        failures = 0
+
+        async def one() -> None:
+            nonlocal failures
+            session = await pykcp.dial(("127.0.0.1", port), config)
+            sessions.append(session)
+            try:
+                await exchange(session, os.urandom(MESSAGE_SIZE), 30)
+            except (KCPError, TimeoutError, RuntimeError):
+                failures += 1
+
+        # Batches keep the server's accept backlog (128 by default) from overflowing.
+        batch = 100
+        for first in range(0, count, batch):
+            await asyncio.gather(*(one() for _ in range(min(batch, count - first))))
+        return failures, time.perf_counter() - started
+
+    async def load(duration: float) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        count = len(sessions)
+        start = loop.time() + 0.5
+        end = start + duration
+        latencies: list[float] = []
+        sent_at: list[float] = []
+        lost = 0
+
+        async def pace(index: int, session: pykcp.KCPSession) -> None:
+            nonlocal lost
+            tick = start + index / count
+            padding = os.urandom(MESSAGE_SIZE - 8)
+            sequence = 0
+            while tick < end:
+                await asyncio.sleep(max(0.0, tick - loop.time()))
+                sequence += 1
+                sent_at.append(loop.time() - start)
+                try:
+                    latencies.append(
+                        await exchange(session, struct.pack("<Q", sequence) + padding, 10)
+                    )
+                except (KCPError, TimeoutError, RuntimeError):
+                    lost += 1
+                    return
+                tick += 1.0
+
+        cpu = time.process_time()
+        await asyncio.gather(*(pace(i, s) for i, s in enumerate(sessions)))
+        client_cpu = (time.process_time() - cpu) / (loop.time() - start)
+        return {
+            "latencies": latencies,
+            "sent_at": sent_at,
+            "lost": lost,
+            "client_cpu": client_cpu,
+        }
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        pending: set[asyncio.Task[Any]] = set()
+
+        def on_command() -> None:
+            command, *args = pipe.recv()
+            if command == "close":
+                for session in sessions:
+                    session.close()
+                sessions.clear()
+                done.set_result(None)
+                return
+            if command == "snmp":
+                pipe.send(DEFAULT_SNMP.as_dict())
+                return
+            work = connect(*args) if command == "connect" else load(*args)
+            task = loop.create_task(work)
+            pending.add(task)
+            task.add_done_callback(answer)
+
+        def answer(task: asyncio.Task[Any]) -> None:
+            pending.discard(task)
+            pipe.send(task.result())
+
+        loop.add_reader(pipe.fileno(), on_command)
+        await done
+        loop.remove_reader(pipe.fileno())
+        await asyncio.sleep(0.1)
+
+    asyncio.run(main())
+
+
+# -- one run -----------------------------------------------------------------------------------
+
+
+@dataclass
+class ScaleResult:
+    sessions: int
+    connect_seconds: float
+    connect_failures: int
+    idle_server_cpu: float
+    """Server CPU seconds per wall second while every session is idle (1.0 = one core)."""
+    idle_client_cpu: float
+    bytes_per_session: float
+    """(server RSS with the sessions - RSS before them) / sessions, after gc."""
+    load_server_cpu: float
+    load_client_cpu: float
+    messages: int
+    lost: int
+    latencies_ms: list[float] = field(repr=False)
+    load_average: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+    def percentile(self, fraction: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        if not ordered:
+            return float("nan")
+        return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def scale_run(
+    sessions: int = 5000,
+    *,
+    config: Config | None = None,
+    idle_window: float = 10.0,
+    load_seconds: float = 25.0,
+    server_api: str = "listen",
+) -> ScaleResult:
+    """One run: server and client processes, connect, idle window, paced echo load."""
+    config = config or default_config()
+    context = multiprocessing.get_context("spawn")
+    server_pipe, server_end = context.Pipe()
+    client_pipe, client_end = context.Pipe()
+    server = context.Process(
+        target=_server_process, args=(config, server_api, server_end), daemon=True
+    )
+    client = context.Process(target=_client_process, args=(config, client_end), daemon=True)
+    server.start()
+    client.start()
+    assert server.pid is not None and client.pid is not None
+    try:
+        if not server_pipe.poll(30):
+            raise RuntimeError("server process did not start")
+        port = server_pipe.recv()
+        time.sleep(1.0)
+        _request(server_pipe, "gc", 30)
+        rss_before = process_rss_bytes(server.pid)
+
+        failures, connect_seconds = _request(client_pipe, ("connect", port, sessions), 600)
+        time.sleep(2.0)  # the last ACKs go out; then nothing is due
+        accepted = _request(server_pipe, "gc", 30)
+        if accepted != sessions:
+            raise RuntimeError(f"server accepted {accepted} of {sessions} sessions")
+        rss_with = process_rss_bytes(server.pid)
+
+        cpu = process_cpu_seconds(server.pid)
+        client_cpu = process_cpu_seconds(client.pid)
+        started = time.monotonic()
+        time.sleep(idle_window)
+        elapsed = time.monotonic() - started
+        idle_server = (process_cpu_seconds(server.pid) - cpu) / elapsed
+        idle_client = (process_cpu_seconds(client.pid) - client_cpu) / elapsed
+
+        client_pipe.send(("load", load_seconds))
+        cpu = process_cpu_seconds(server.pid)
+        started = time.monotonic()
+        if not client_pipe.poll(load_seconds + 120):
+            raise RuntimeError("load phase did not finish")
+        elapsed = time.monotonic() - started
+        load_server = (process_cpu_seconds(server.pid) - cpu) / elapsed
+        outcome = client_pipe.recv()
+        load_average = os.getloadavg()
+
+        client_pipe.send(("close",))
+        server_pipe.send("stop")
+        server_pipe.poll(10)
+        return ScaleResult(
+            sessions=sessions,
+            connect_seconds=connect_seconds,
+            connect_failures=failures,
+            idle_server_cpu=idle_server,
+            idle_client_cpu=idle_client,
+            bytes_per_session=(rss_with - rss_before) / sessions,
+            load_server_cpu=load_server,
+            load_client_cpu=outcome["client_cpu"],
+            messages=len(outcome["latencies"]),
+            lost=outcome["lost"],
+            latencies_ms=[s * 1000 for s in outcome["latencies"]],
+            load_average=load_average,
+        )
+    finally:
+        for process in (client, server):
+            process.join(10)
+            if process.is_alive():
+                process.kill()
+                process.join(5)
+
+
+# -- table -------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sessions", type=int, default=5000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--idle", type=float, default=10.0, help="idle window, seconds")
+    parser.add_argument("--load", type=float, default=25.0, help="load window, seconds")
+    parser.add_argument("--server", choices=("listen", "stream"), default="listen")
+    parser.add_argument("--crypt", default=None, help="kcptun cipher name (default none)")
+    parser.add_argument("--fec", default="0/0", help="data/parity shards, e.g. 10/3")
+    parser.add_argument("--quick", action="store_true", help="500 sessions, 1 run, short")
+    args = parser.parse_args()
+    if args.quick:
+        args.sessions, args.runs, args.idle, args.load = 500, 1, 3.0, 5.0
+    data, parity = (int(x) for x in args.fec.split("/"))
+    config = default_config(args.crypt, (data, parity))
+
+    print(
+        f"{args.sessions} sessions, mode fast, crypt {args.crypt or 'none'}, FEC {data}/{parity},"
+        f" server {args.server}; {args.runs} run(s); load average before"
+        f" {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
+        flush=True,
+    )
+    results = []
+    for number in range(1, args.runs + 1):
+        result = scale_run(
+            args.sessions,
+            config=config,
+            idle_window=args.idle,
+            load_seconds=args.load,
+            server_api=args.server,
+        )
+        results.append(result)
+        print(
+            f"  run {number}: connect {result.connect_seconds:.1f} s"
+            f" ({result.connect_failures} failed); idle CPU server"
+            f" {result.idle_server_cpu * 100:.2f} % client {result.idle_client_cpu * 100:.2f} %;"
+            f" {result.bytes_per_session / 1024:.1f} KiB/session; load: {result.messages} echoes"
+            f" ({result.lost} lost) p50 {result.percentile(0.5):.1f} ms"
+            f" p99 {result.percentile(0.99):.1f} ms max {max(result.latencies_ms):.1f} ms,"
+            f" CPU server {result.load_server_cpu * 100:.0f} %"
+            f" client {result.load_client_cpu * 100:.0f} %; load average"
+            f" {' '.join(f'{x:.2f}' for x in result.load_average)}",
+            flush=True,
+        )
+
+    def median(values: list[float]) -> float:
+        return statistics.median(values)
+
+    rows = [
+        (
+            "idle server CPU (% of a core)",
+            "< 5",
+            median([r.idle_server_cpu * 100 for r in results]),
+        ),
+        (
+            "server memory per session (KiB)",
+            "< 16",
+            median([r.bytes_per_session / 1024 for r in results]),
+        ),
+        ("echo p50 (ms), 1 msg/s/session", "", median([r.percentile(0.5) for r in results])),
+        ("echo p99 (ms)", "< 100", median([r.percentile(0.99) for r in results])),
+        ("echo max (ms)", "", median([max(r.latencies_ms) for r in results])),
+        (
+            "server CPU under load (% of a core)",
+            "",
+            median([r.load_server_cpu * 100 for r in results]),
+        ),
+        (
+            "client CPU under load (% of a core)",
+            "",
+            median([r.load_client_cpu * 100 for r in results]),
+        ),
+    ]
+    print(f"\n{'median of ' + str(len(results)) + ' run(s)':<40} {'target':>8} {'value':>10}")
+    for name, target, value in rows:
+        print(f"{name:<40} {target:>8} {value:>10.2f}")
+
+
+if __name__ == "__main__":
+    main()
