@@ -177,10 +177,12 @@ def _server_process(config: Config, api: str, pipe: Connection) -> None:
 def _client_process(config: Config, pipe: Connection) -> None:
     sessions: list[pykcp.KCPSession] = []
 
-    async def exchange(session: pykcp.KCPSession, payload: bytes, timeout: float) -> float:
+    async def exchange(session: pykcp.KCPSession, payload: bytes, timeout: float | None) -> float:
         started = time.perf_counter()
         await session.write(payload)
-        echoed = await asyncio.wait_for(session.read(), timeout)
+        # wait_for costs a task per message: under load the parent's deadline bounds the wait.
+        read = session.read()
+        echoed = await (read if timeout is None else asyncio.wait_for(read, timeout))
         if echoed != payload:
             raise RuntimeError("echo mismatch")
         return time.perf_counter() - started
@@ -205,10 +207,11 @@ def _client_process(config: Config, pipe: Connection) -> None:
             await asyncio.gather(*(one() for _ in range(min(batch, count - first))))
         return failures, time.perf_counter() - started
 
-    async def load(duration: float) -> dict[str, Any]:
+    async def load(duration: float, begin: float, offset: int, total: int) -> dict[str, Any]:
+        # begin: a time.monotonic() shared by the client processes (loop.time() is the same
+        # clock); session i of all *total* starts at begin + i / total.
         loop = asyncio.get_running_loop()
-        count = len(sessions)
-        start = loop.time() + 0.5
+        start = begin
         end = start + duration
         latencies: list[float] = []
         sent_at: list[float] = []
@@ -216,7 +219,7 @@ def _client_process(config: Config, pipe: Connection) -> None:
 
         async def pace(index: int, session: pykcp.KCPSession) -> None:
             nonlocal lost
-            tick = start + index / count
+            tick = start + (offset + index) / total
             padding = os.urandom(MESSAGE_SIZE - 8)
             sequence = 0
             while tick < end:
@@ -225,7 +228,7 @@ def _client_process(config: Config, pipe: Connection) -> None:
                 sent_at.append(loop.time() - start)
                 try:
                     latencies.append(
-                        await exchange(session, struct.pack("<Q", sequence) + padding, 10)
+                        await exchange(session, struct.pack("<Q", sequence) + padding, None)
                     )
                 except (KCPError, TimeoutError, RuntimeError):
                     lost += 1
@@ -309,55 +312,84 @@ def scale_run(
     idle_window: float = 10.0,
     load_seconds: float = 25.0,
     server_api: str = "listen",
+    client_processes: int = 1,
 ) -> ScaleResult:
     """One run: server and client processes, connect, idle window, paced echo load."""
     config = config or default_config()
     context = multiprocessing.get_context("spawn")
     server_pipe, server_end = context.Pipe()
-    client_pipe, client_end = context.Pipe()
     server = context.Process(
         target=_server_process, args=(config, server_api, server_end), daemon=True
     )
-    client = context.Process(target=_client_process, args=(config, client_end), daemon=True)
+    clients = []
+    client_pipes = []
+    for _ in range(client_processes):
+        ours, theirs = context.Pipe()
+        clients.append(context.Process(target=_client_process, args=(config, theirs), daemon=True))
+        client_pipes.append(ours)
+    shares = [sessions // client_processes] * client_processes
+    shares[0] += sessions - sum(shares)
+    offsets = [sum(shares[:i]) for i in range(client_processes)]
     server.start()
-    client.start()
-    assert server.pid is not None and client.pid is not None
+    for client in clients:
+        client.start()
+
+    assert server.pid is not None
+    server_pid = server.pid
+
+    def cpu_of(processes: list[Any]) -> float:
+        return sum(process_cpu_seconds(p.pid) for p in processes)
+
     try:
         if not server_pipe.poll(30):
             raise RuntimeError("server process did not start")
         port = server_pipe.recv()
         time.sleep(1.0)
         _request(server_pipe, "gc", 30)
-        rss_before = process_rss_bytes(server.pid)
+        rss_before = process_rss_bytes(server_pid)
 
-        failures, connect_seconds = _request(client_pipe, ("connect", port, sessions), 600)
+        failures = 0
+        connect_started = time.perf_counter()
+        for pipe, share in zip(client_pipes, shares, strict=True):
+            pipe.send(("connect", port, share))
+        for pipe in client_pipes:
+            if not pipe.poll(600):
+                raise RuntimeError("clients did not connect")
+            failures += pipe.recv()[0]
+        connect_seconds = time.perf_counter() - connect_started
         time.sleep(2.0)  # the last ACKs go out; then nothing is due
         accepted = _request(server_pipe, "gc", 30)
         if accepted != sessions:
             raise RuntimeError(f"server accepted {accepted} of {sessions} sessions")
-        rss_with = process_rss_bytes(server.pid)
+        rss_with = process_rss_bytes(server_pid)
 
-        cpu = process_cpu_seconds(server.pid)
-        client_cpu = process_cpu_seconds(client.pid)
+        cpu = cpu_of([server])
+        client_cpu = cpu_of(clients)
         started = time.monotonic()
         time.sleep(idle_window)
         elapsed = time.monotonic() - started
-        idle_server = (process_cpu_seconds(server.pid) - cpu) / elapsed
-        idle_client = (process_cpu_seconds(client.pid) - client_cpu) / elapsed
+        idle_server = (cpu_of([server]) - cpu) / elapsed
+        idle_client = (cpu_of(clients) - client_cpu) / elapsed
 
-        client_pipe.send(("load", load_seconds))
-        cpu = process_cpu_seconds(server.pid)
+        begin = time.monotonic() + 0.5
+        for pipe, offset in zip(client_pipes, offsets, strict=True):
+            pipe.send(("load", load_seconds, begin, offset, sessions))
+        cpu = cpu_of([server])
         started = time.monotonic()
-        if not client_pipe.poll(load_seconds + 120):
-            raise RuntimeError("load phase did not finish")
+        outcomes = []
+        for pipe in client_pipes:
+            if not pipe.poll(max(1.0, started + load_seconds + 120 - time.monotonic())):
+                raise RuntimeError("load phase did not finish")
+            outcomes.append(pipe.recv())
         elapsed = time.monotonic() - started
-        load_server = (process_cpu_seconds(server.pid) - cpu) / elapsed
-        outcome = client_pipe.recv()
+        load_server = (cpu_of([server]) - cpu) / elapsed
         load_average = os.getloadavg()
 
-        client_pipe.send(("close",))
+        for pipe in client_pipes:
+            pipe.send(("close",))
         server_pipe.send("stop")
         server_pipe.poll(10)
+        latencies = [s * 1000 for outcome in outcomes for s in outcome["latencies"]]
         return ScaleResult(
             sessions=sessions,
             connect_seconds=connect_seconds,
@@ -366,14 +398,14 @@ def scale_run(
             idle_client_cpu=idle_client,
             bytes_per_session=(rss_with - rss_before) / sessions,
             load_server_cpu=load_server,
-            load_client_cpu=outcome["client_cpu"],
-            messages=len(outcome["latencies"]),
-            lost=outcome["lost"],
-            latencies_ms=[s * 1000 for s in outcome["latencies"]],
+            load_client_cpu=sum(outcome["client_cpu"] for outcome in outcomes),
+            messages=len(latencies),
+            lost=sum(outcome["lost"] for outcome in outcomes),
+            latencies_ms=latencies,
             load_average=load_average,
         )
     finally:
-        for process in (client, server):
+        for process in [*clients, server]:
             process.join(10)
             if process.is_alive():
                 process.kill()
@@ -390,6 +422,7 @@ def main() -> None:
     parser.add_argument("--idle", type=float, default=10.0, help="idle window, seconds")
     parser.add_argument("--load", type=float, default=25.0, help="load window, seconds")
     parser.add_argument("--server", choices=("listen", "stream"), default="listen")
+    parser.add_argument("--clients", type=int, default=1, help="client processes")
     parser.add_argument("--crypt", default=None, help="kcptun cipher name (default none)")
     parser.add_argument("--fec", default="0/0", help="data/parity shards, e.g. 10/3")
     parser.add_argument("--quick", action="store_true", help="500 sessions, 1 run, short")
@@ -401,7 +434,8 @@ def main() -> None:
 
     print(
         f"{args.sessions} sessions, mode fast, crypt {args.crypt or 'none'}, FEC {data}/{parity},"
-        f" server {args.server}; {args.runs} run(s); load average before"
+        f" server {args.server}, {args.clients} client process(es); {args.runs} run(s);"
+        f" load average before"
         f" {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
         flush=True,
     )
@@ -413,6 +447,7 @@ def main() -> None:
             idle_window=args.idle,
             load_seconds=args.load,
             server_api=args.server,
+            client_processes=args.clients,
         )
         results.append(result)
         print(
