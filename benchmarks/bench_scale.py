@@ -1,10 +1,12 @@
 """Scale benchmark: thousands of concurrent sessions on one listener.
 
-    .venv/bin/python benchmarks/bench_scale.py [--sessions 5000] [--runs 3] [--quick]
+    .venv/bin/python benchmarks/bench_scale.py [--sessions 5000] [--runs 3] [--clients 1] [--quick]
 
 An echo server (``pykcp.listen`` + one task per accepted session, or ``pykcp.start_server``
-with ``--server stream``) runs in its own process; the clients run in one other process (one
-``pykcp.dial`` each, so one UDP socket each, all on one event loop). Every run measures:
+with ``--server stream``) runs in its own process; the clients run in ``--clients`` other
+processes (one ``pykcp.dial`` each, so one UDP socket each -- a socket passed to ``dial(sock=)``
+serves one session, its reader is the session's -- all on one event loop per process; the
+client raises RLIMIT_NOFILE itself). Every run measures:
 
 * idle: after each session has exchanged one 64-byte message, the server's CPU time per wall
   second (from ``/proc/<pid>/stat``; 100 % = one core) over a quiet window;
