@@ -168,6 +168,12 @@ def _server_process(config: Config, api: str, pipe: Connection) -> None:
         if acceptor is not None:
             acceptor.cancel()
         server.close()
+        if api != "listen":
+            await server.wait_closed()
+        # Let the handlers see their sessions end: asyncio.run would cancel them, and 3.11's
+        # start_server callback logs every cancelled handler as an error.
+        while tasks or (api != "listen" and len(asyncio.all_tasks()) > 1):
+            await asyncio.sleep(0.05)
         pipe.send("stopped")
 
     asyncio.run(main())
