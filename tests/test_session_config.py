@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from pykcp import Config, ConfigError
@@ -101,3 +103,24 @@ def test_config_is_immutable() -> None:
     config = Config()
     with pytest.raises(AttributeError):
         config.mtu = 1200  # type: ignore[misc]
+
+
+def test_password_is_derived_once_per_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each dial builds its session from the config: the PBKDF2 must not run every time."""
+    import pykcp.crypt
+
+    calls: list[object] = []
+    real = pykcp.crypt.derive_key
+
+    def counting(password: str | bytes) -> bytes:
+        calls.append(password)
+        return real(password)
+
+    monkeypatch.setattr(pykcp.crypt, "derive_key", counting)
+    config = Config(crypt="aes", key="it's a secrect")
+    first = config.make_crypt()
+    assert config.make_crypt() is first
+    assert len(calls) == 1
+    other = dataclasses.replace(config, key="another")
+    assert other.make_crypt() is not first
+    assert len(calls) == 2

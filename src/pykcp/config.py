@@ -8,6 +8,7 @@ written rather than deep inside the I/O loop. Sessions read it once; the per-ses
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -154,7 +155,16 @@ class Config:
         )
 
     def make_crypt(self) -> BlockCrypt | AEADCrypt | None:
-        """The cipher object this config describes (``None``: no crypto layer)."""
+        """The cipher object this config describes (``None``: no crypto layer).
+
+        Built once per config and shared by every session made from it (cipher objects are
+        shareable): a password costs a 4096-round PBKDF2 and some key schedules (Twofish) take
+        tens of milliseconds, which would otherwise block the event loop on every dial.
+        """
+        return self._crypt_object
+
+    @functools.cached_property
+    def _crypt_object(self) -> BlockCrypt | AEADCrypt | None:
         if self.crypt is None:
             return None
         if not isinstance(self.crypt, str):
