@@ -215,8 +215,12 @@ def test_go_sender_is_held_back_by_a_slow_python_reader(gopeer: Path, version: i
         reader_limit = 2 * 65536 + frame  # the StreamReader's own buffer before it pauses
         if version == 2:  # each stream: its window
             assert all(0 < amount <= INITIAL_PEER_WINDOW + reader_limit for amount in held), held
-        else:  # the whole session: one receive buffer (the other stream may get nothing)
-            assert 0 < sum(held) <= config.max_receive_buffer + frame + 2 * reader_limit, held
+        else:
+            # One receive buffer for the whole session (the other stream may get nothing).
+            # The handlers sample at different moments: once the first one drains, its tokens
+            # go back to the bucket, so only each sample, not their sum, is bounded.
+            bound = config.max_receive_buffer + frame + reader_limit
+            assert sum(held) > 0 and all(amount <= bound for amount in held), held
 
     run(main)
 
