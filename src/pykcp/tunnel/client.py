@@ -21,7 +21,7 @@ from pykcp.crypt import AEADCrypt, BlockCrypt
 from pykcp.tunnel.common import (
     TaskOwner,
     format_address,
-    kcp_stream,
+    open_mux,
     pipe,
     snmp_logger,
 )
@@ -162,14 +162,7 @@ class TunnelClient(TaskOwner):
     async def _create_session(self) -> smux.Session:
         config = self.config
         kcp_session = await dial(config.remoteaddr, self._kcp_config)
-        logger.info(
-            "smux version: %d on connection: %s -> %s",
-            config.smuxver,
-            format_address(kcp_session.local_address),
-            format_address(kcp_session.remote_address),
-        )
-        reader, writer = kcp_stream(kcp_session, compress=not config.nocomp)
-        session = smux.Session.client(reader, writer, self._smux_config)
+        session = open_mux(kcp_session, config, self._smux_config, client=True)
         self._all_sessions.add(session)
         self._spawn(self._forget_when_closed(session))
         return session

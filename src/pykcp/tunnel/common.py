@@ -11,12 +11,16 @@ import os
 import sys
 import time
 from collections.abc import Coroutine
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
+from pykcp import smux
 from pykcp.aio import KCPSession, KCPTransport
 from pykcp.errors import KCPError
 from pykcp.snmp import DEFAULT_SNMP, FIELDS_5_6_1
 from pykcp.tunnel.compress import SnappyProtocol
+
+if TYPE_CHECKING:
+    from pykcp.tunnel.config import ClientConfig, ServerConfig
 
 __all__ = [
     "SNMP_FIELDS",
@@ -25,6 +29,7 @@ __all__ = [
     "format_address",
     "go_time_format",
     "kcp_stream",
+    "open_mux",
     "pipe",
     "snmp_file_name",
     "snmp_logger",
@@ -351,6 +356,26 @@ def kcp_stream(
         transport = KCPTransport(session, protocol)
     writer = asyncio.StreamWriter(transport, protocol, reader, loop)
     return reader, writer
+
+
+def open_mux(
+    kcp_session: KCPSession,
+    config: ClientConfig | ServerConfig,
+    smux_config: smux.SmuxConfig,
+    *,
+    client: bool,
+) -> smux.Session:
+    """kcptun's layering on one KCP session: snappy framing (unless ``nocomp``), then smux as
+    the client or the server end; logged the way kcptun logs it."""
+    logger.info(
+        "smux version: %d on connection: %s -> %s",
+        config.smuxver,
+        format_address(kcp_session.local_address),
+        format_address(kcp_session.remote_address),
+    )
+    reader, writer = kcp_stream(kcp_session, compress=not config.nocomp)
+    make = smux.Session.client if client else smux.Session.server
+    return make(reader, writer, smux_config)
 
 
 def format_address(address: object) -> str:

@@ -9,7 +9,7 @@ import logging
 
 from pykcp import smux
 from pykcp.aio import KCPListener, KCPSession, listen
-from pykcp.tunnel.common import TaskOwner, format_address, kcp_stream, pipe, snmp_logger
+from pykcp.tunnel.common import TaskOwner, format_address, open_mux, pipe, snmp_logger
 from pykcp.tunnel.config import ServerConfig, parse_address, split_host_port
 
 __all__ = ["TunnelServer"]
@@ -94,15 +94,7 @@ class TunnelServer(TaskOwner):
             self._spawn(self._handle_mux(kcp_session))
 
     async def _handle_mux(self, kcp_session: KCPSession) -> None:
-        config = self.config
-        logger.info(
-            "smux version: %d on connection: %s -> %s",
-            config.smuxver,
-            format_address(kcp_session.local_address),
-            format_address(kcp_session.remote_address),
-        )
-        reader, writer = kcp_stream(kcp_session, compress=not config.nocomp)
-        session = smux.Session.server(reader, writer, self._smux_config)
+        session = open_mux(kcp_session, self.config, self._smux_config, client=False)
         self._sessions.add(session)
         try:
             while True:
