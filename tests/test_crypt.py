@@ -403,3 +403,30 @@ print("clean")
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "clean"
+
+
+@pytest.mark.parametrize("name", [n for n in CIPHER_NAMES if n not in ("null", "none")])
+def test_an_int_key_never_becomes_a_zero_key(name: str) -> None:
+    with pytest.raises(TypeError, match="bytes-like"):
+        new_crypt(name, 32)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "factory",
+    [
+        AESBlockCrypt,
+        SM4BlockCrypt,
+        BlowfishBlockCrypt,
+        Cast5BlockCrypt,
+        TripleDESBlockCrypt,
+        TEABlockCrypt,
+        XTEABlockCrypt,
+        TwofishBlockCrypt,
+        Salsa20BlockCrypt,
+        SimpleXORBlockCrypt,
+        AEADCrypt,
+    ],
+)
+def test_cipher_constructors_refuse_int_keys(factory: type) -> None:
+    with pytest.raises(TypeError, match="bytes-like"):
+        factory(16)

@@ -124,3 +124,28 @@ def test_password_is_derived_once_per_config(monkeypatch: pytest.MonkeyPatch) ->
     other = dataclasses.replace(config, key="another")
     assert other.make_crypt() is not first
     assert len(calls) == 2
+
+
+@pytest.mark.parametrize("key", [32, 123456, 16.0, object(), ["k"]])
+@pytest.mark.parametrize("crypt", ["aes", "aes-128", "salsa20", "tea", "xor", "aes-128-gcm"])
+def test_a_key_that_is_not_text_or_bytes_is_a_type_error(crypt: str, key: object) -> None:
+    # An int used to become bytes(key): an all-zero key that talks to a zero-key peer.
+    with pytest.raises(TypeError, match="key must be str or bytes-like"):
+        Config(crypt=crypt, key=key)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("key", [b"k" * 16, bytearray(b"k" * 16), memoryview(b"k" * 16)])
+def test_bytes_like_keys_are_accepted_and_frozen(key: bytes | bytearray | memoryview) -> None:
+    config = Config(crypt="aes-128", key=key)
+    assert config.key == b"k" * 16 and isinstance(config.key, bytes)
+    if isinstance(key, bytearray):
+        key[:] = bytes(16)  # a later change of the caller's buffer changes nothing
+    assert config.make_crypt().encrypt(bytes(32)) == Config(  # type: ignore[union-attr]
+        crypt="aes-128", key=b"k" * 16
+    ).make_crypt().encrypt(bytes(32))  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("crypt", "key"), [("aes", b"k" * 15), ("tea", b"k" * 8), ("3des", b"k")])
+def test_a_raw_key_of_the_wrong_length_fails_at_construction(crypt: str, key: bytes) -> None:
+    with pytest.raises(ConfigError, match="key"):
+        Config(crypt=crypt, key=key)

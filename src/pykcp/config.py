@@ -96,6 +96,13 @@ class Config:
     def __post_init__(self) -> None:
         if self.mode is not None and self.mode not in PRESETS:
             raise ConfigError(f"unknown mode {self.mode!r}; choose one of {sorted(PRESETS)}")
+        key = self.key
+        if key is not None and not isinstance(key, str):
+            # Only text (a kcptun password) or bytes-like keys: anything else, an int above
+            # all, used to reach bytes(key) and become an all-zero key of that length.
+            if not isinstance(key, bytes | bytearray | memoryview):
+                raise TypeError(f"key must be str or bytes-like, got {type(key).__name__}")
+            object.__setattr__(self, "key", bytes(key))
         if isinstance(self.crypt, str):
             from pykcp.crypt import CIPHER_NAMES
 
@@ -105,6 +112,10 @@ class Config:
                 )
             if self.crypt != "null" and self.key is None:
                 raise ConfigError(f"cipher {self.crypt!r} needs a key")
+            if isinstance(self.key, bytes):
+                # A raw key's length is checked here, not at the first dial. (A password
+                # always derives 32 bytes, which every cipher accepts.)
+                self.make_crypt()
         _check_range("data_shards", self.data_shards, 0, 255)
         _check_range("parity_shards", self.parity_shards, 0, 255)
         if self.data_shards + self.parity_shards > 256:

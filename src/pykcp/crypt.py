@@ -186,8 +186,16 @@ class _OpenSSLCFB(BlockCrypt):
         return out
 
 
+def _key_bytes(key: object) -> bytes:
+    """*key* as bytes; ``TypeError`` unless it is bytes-like (``bytes(32)`` would be a zero
+    key of 32 bytes, so an int must never get this far)."""
+    if not isinstance(key, bytes | bytearray | memoryview):
+        raise TypeError(f"key must be bytes-like, got {type(key).__name__}")
+    return bytes(key)
+
+
 def _check_key(name: str, key: bytes, sizes: tuple[int, ...]) -> bytes:
-    key = bytes(key)
+    key = _key_bytes(key)
     if len(key) not in sizes:
         want = " or ".join(str(s) for s in sizes)
         raise ConfigError(f"{name} needs a key of {want} bytes, got {len(key)}")
@@ -223,7 +231,7 @@ class BlowfishBlockCrypt(_OpenSSLCFB):
     """kcp-go ``NewBlowfishBlockCrypt`` (1..56-byte key). Legacy 64-bit block cipher."""
 
     def __init__(self, key: bytes) -> None:
-        key = bytes(key)
+        key = _key_bytes(key)
         if not 1 <= len(key) <= 56:
             raise ConfigError(f"Blowfish needs a key of 1 to 56 bytes, got {len(key)}")
         # Blowfish's key schedule reads the key cyclically, so a repeated key is the same
@@ -272,7 +280,7 @@ class Salsa20BlockCrypt(BlockCrypt):
         from Crypto.Cipher import Salsa20
 
         self._new = Salsa20.new
-        self._key = bytes(key)[:32].ljust(32, b"\0")
+        self._key = _key_bytes(key)[:32].ljust(32, b"\0")
         self._raw = _salsa20_raw_api() if accelerated else None
         self.accelerated = self._raw is not None
 
@@ -336,7 +344,7 @@ class SimpleXORBlockCrypt(BlockCrypt):
     name = "xor"
 
     def __init__(self, key: bytes) -> None:
-        self._pad = hashlib.pbkdf2_hmac("sha1", bytes(key), XOR_SALT, 32, XOR_PAD_SIZE)
+        self._pad = hashlib.pbkdf2_hmac("sha1", _key_bytes(key), XOR_SALT, 32, XOR_PAD_SIZE)
 
     def encrypt(self, data: Buffer) -> bytes:
         view = memoryview(data)
@@ -1064,7 +1072,7 @@ def new_crypt(name: str, key: bytes) -> BlockCrypt | AEADCrypt | None:
     except KeyError:
         known = ", ".join(CIPHER_NAMES)
         raise ConfigError(f"unknown cipher {name!r}; known ciphers: {known}") from None
-    key = bytes(key)
+    key = _key_bytes(key)
     if size:
         if len(key) < size:
             raise ConfigError(f"{name} needs a key of at least {size} bytes, got {len(key)}")
