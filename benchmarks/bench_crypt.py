@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from pykcp.crypt import CIPHER_NAMES, BlockCrypt, derive_key, new_crypt
-from pykcp.packet import CryptoCodec
+from pykcp.core.crypt import CIPHER_NAMES, BlockCrypt, derive_key, new_crypt
+from pykcp.core.packet import CryptoCodec
 
 DATAGRAM_SIZE = 1500
 # Pure-Python ciphers are ~1000x slower; fewer iterations keep every run short.

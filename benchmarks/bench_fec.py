@@ -14,7 +14,7 @@ import statistics
 from collections.abc import Callable
 from functools import partial
 
-from pykcp.bench import fec_decode_mbps, fec_encode_mbps
+from pykcp.tools.bench import fec_decode_mbps, fec_encode_mbps
 
 PACKET_SIZE = 1500
 LAYOUTS = ((10, 3), (3, 2), (20, 5))

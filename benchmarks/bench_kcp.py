@@ -11,8 +11,8 @@ import sys
 import time
 from collections.abc import Callable
 
-from pykcp.bench import flush_idle_us, loaded_sender
-from pykcp.kcp import KCP
+from pykcp.core.kcp import KCP
+from pykcp.tools.bench import flush_idle_us, loaded_sender
 
 CONV = 0x11223344
 

@@ -45,8 +45,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import pykcp
 from pykcp import Config
-from pykcp.errors import KCPError
-from pykcp.snmp import DEFAULT_SNMP
+from pykcp.core.errors import KCPError
+from pykcp.core.snmp import DEFAULT_SNMP
 
 MESSAGE_SIZE = 64
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")

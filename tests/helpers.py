@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
-from pykcp.errors import KCPError
+from pykcp.core.errors import KCPError
 
 T = TypeVar("T")
 

@@ -1,7 +1,7 @@
 """A seeded, lossy, in-memory datagram link on a virtual clock, for testing KCP cores.
 
 :class:`Link` is one direction of a path (loss, delay with jitter, duplication, optional
-reordering); :class:`Pair` wires two :class:`~pykcp.kcp.KCP` cores with two links and runs them
+reordering); :class:`Pair` wires two :class:`~pykcp.core.kcp.KCP` cores with two links and runs them
 the way a kcp-go session does: a flush at creation, then whenever the delay returned by the
 previous flush has elapsed, plus after every application write. Time is a plain ``int`` of
 virtual milliseconds that may run past 2**32; the cores see it masked to u32, so starting near
@@ -15,7 +15,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pykcp.kcp import KCP
+from pykcp.core.kcp import KCP
 
 __all__ = ["Link", "LinkConfig", "Pair"]
 

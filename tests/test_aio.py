@@ -19,7 +19,7 @@ from pykcp import (
     PeerGoneError,
     SessionClosedError,
 )
-from pykcp.relay import LossyRelay
+from pykcp.tools.relay import LossyRelay
 from tests.helpers import echo_handler, run
 
 KEY = "testkey"
@@ -481,7 +481,7 @@ def test_junk_without_crypto_is_counted() -> None:
 
 
 def test_errors_in_datagram_handling_never_reach_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
-    from pykcp.session import ListenerCore
+    from pykcp.core.session import ListenerCore
 
     def explode(self: ListenerCore, data: Any, addr: Any, now: int) -> None:
         raise RuntimeError("bug in the pipeline")

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from pykcp.cli import build_parser, config_from_args, main
-from pykcp.relay import LossyRelay
+from pykcp.tools.cli import build_parser, config_from_args, main
+from pykcp.tools.relay import LossyRelay
 
 KCPTUN_FLAGS = (
     "--crypt",

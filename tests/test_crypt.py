@@ -1,4 +1,4 @@
-"""pykcp.crypt against kcp-go 5.6.1's own ciphertexts, plus kcptun's names and keys."""
+"""pykcp.core.crypt against kcp-go 5.6.1's own ciphertexts, plus kcptun's names and keys."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from pykcp.crypt import (
+from pykcp.core.crypt import (
     CFB_IV,
     CIPHER_NAMES,
     AEADCrypt,
@@ -30,7 +30,7 @@ from pykcp.crypt import (
     derive_key,
     new_crypt,
 )
-from pykcp.errors import ConfigError
+from pykcp.core.errors import ConfigError
 from tests.conftest import ROOT
 from tests.vectors import load
 
@@ -379,8 +379,8 @@ def test_no_warning_is_ever_emitted() -> None:
     script = """
 import warnings
 warnings.simplefilter("error")
-from pykcp.crypt import CIPHER_NAMES, derive_key, new_crypt
-from pykcp.packet import CryptoCodec
+from pykcp.core.crypt import CIPHER_NAMES, derive_key, new_crypt
+from pykcp.core.packet import CryptoCodec
 key = derive_key("x")
 for name in CIPHER_NAMES:
     codec = CryptoCodec(new_crypt(name, key))

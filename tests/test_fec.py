@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pykcp.errors import ConfigError
-from pykcp.fec import (
+from pykcp.core.errors import ConfigError
+from pykcp.core.fec import (
     FEC_HEADER_SIZE,
     FEC_HEADER_SIZE_PLUS2,
     MAX_SHARD_SETS,
@@ -25,7 +25,7 @@ from pykcp.fec import (
     encode_oob,
     paws,
 )
-from pykcp.snmp import Snmp
+from pykcp.core.snmp import Snmp
 from tests.vectors import hex_list, load
 
 FEC_VECTORS = load("fec")

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pykcp.kcp import (
+from pykcp.core.kcp import (
     CMD_ACK,
     CMD_PUSH,
     CMD_WASK,

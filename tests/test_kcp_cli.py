@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from pykcp.cli import main
-from pykcp.demo import _Progress
+from pykcp.tools.cli import main
+from pykcp.tools.demo import _Progress
 
 
 def _table(out: str) -> dict[str, list[str]]:

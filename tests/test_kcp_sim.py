@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pykcp.kcp import KCP
+from pykcp.core.kcp import KCP
 from tests.sim import Link, LinkConfig, Pair
 
 CONV = 0x11223344

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pykcp.kcp import CMD_ACK, CMD_PUSH, HEADER, KCP
+from pykcp.core.kcp import CMD_ACK, CMD_PUSH, HEADER, KCP
 from tests.vectors import hex_list, load
 
 WIRE = load("wire")

@@ -1,4 +1,4 @@
-"""pykcp.packet: kcp-go's datagram framing (nonce + CRC + CFB, AEAD), drops and counters."""
+"""pykcp.core.packet: kcp-go's datagram framing (nonce + CRC + CFB, AEAD), drops and counters."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pykcp.crypt import CIPHER_NAMES, AEADCrypt, derive_key, new_crypt
-from pykcp.packet import CryptoCodec, NonceSource
-from pykcp.snmp import Snmp
+from pykcp.core.crypt import CIPHER_NAMES, AEADCrypt, derive_key, new_crypt
+from pykcp.core.packet import CryptoCodec, NonceSource
+from pykcp.core.snmp import Snmp
 from tests.conftest import ROOT
 from tests.vectors import load
 
@@ -223,7 +223,7 @@ def test_forked_child_does_not_reuse_buffered_nonces() -> None:
     # In a fresh interpreter: forking this (possibly multi-threaded) test process is unsafe.
     script = """
 import os
-from pykcp.packet import NonceSource
+from pykcp.core.packet import NonceSource
 source = NonceSource(16)
 source()  # fill the buffer in the parent
 read_end, write_end = os.pipe()

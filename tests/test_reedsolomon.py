@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pykcp.errors import ConfigError
-from pykcp.reedsolomon import (
+from pykcp.core.errors import ConfigError
+from pykcp.core.reedsolomon import (
     ReedSolomon,
     _Combiner,
     encoding_matrix,

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from pykcp import Config, ConfigError
-from pykcp.config import PRESETS
+from pykcp.core.config import PRESETS
 
 
 def test_defaults_are_kcp_go_defaults() -> None:
@@ -79,7 +79,7 @@ def test_config_error_is_a_value_error() -> None:
 
 
 def test_password_is_derived_like_kcptun_and_bytes_key_used_as_is() -> None:
-    from pykcp.crypt import AESBlockCrypt, derive_key, new_crypt
+    from pykcp.core.crypt import AESBlockCrypt, derive_key, new_crypt
 
     by_password = Config(crypt="aes", key="it's a secrect").make_crypt()
     assert isinstance(by_password, AESBlockCrypt)
@@ -92,7 +92,7 @@ def test_password_is_derived_like_kcptun_and_bytes_key_used_as_is() -> None:
 
 
 def test_null_cipher_means_no_crypto_layer_and_objects_pass_through() -> None:
-    from pykcp.crypt import new_crypt
+    from pykcp.core.crypt import new_crypt
 
     assert Config(crypt="null").make_crypt() is None
     cipher = new_crypt("salsa20", bytes(32))
@@ -107,16 +107,16 @@ def test_config_is_immutable() -> None:
 
 def test_password_is_derived_once_per_config(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each dial builds its session from the config: the PBKDF2 must not run every time."""
-    import pykcp.crypt
+    import pykcp.core.crypt
 
     calls: list[object] = []
-    real = pykcp.crypt.derive_key
+    real = pykcp.core.crypt.derive_key
 
     def counting(password: str | bytes) -> bytes:
         calls.append(password)
         return real(password)
 
-    monkeypatch.setattr(pykcp.crypt, "derive_key", counting)
+    monkeypatch.setattr(pykcp.core.crypt, "derive_key", counting)
     config = Config(crypt="aes", key="it's a secrect")
     first = config.make_crypt()
     assert config.make_crypt() is first

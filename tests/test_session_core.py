@@ -1,4 +1,4 @@
-"""The sans-IO session and listener (pykcp.session): pipeline sizes, demultiplexing rules,
+"""The sans-IO session and listener (pykcp.core.session): pipeline sizes, demultiplexing rules,
 liveness, counters. Time is simulated; no sockets."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import zlib
 import pytest
 
 from pykcp import DEFAULT_SNMP, Config, PeerGoneError, SessionClosedError
-from pykcp.session import ListenerCore, Session
+from pykcp.core.session import ListenerCore, Session
 
 CLIENT = ("127.0.0.1", 40000)
 SERVER = ("127.0.0.1", 50000)
@@ -19,13 +19,13 @@ PASSWORD = "pykcp-test"
 
 def _has_fec() -> bool:
     try:
-        import pykcp.fec  # noqa: F401
+        import pykcp.core.fec  # noqa: F401
     except ImportError:
         return False
     return True
 
 
-needs_fec = pytest.mark.skipif(not _has_fec(), reason="pykcp.fec not available yet")
+needs_fec = pytest.mark.skipif(not _has_fec(), reason="pykcp.core.fec not available yet")
 
 
 class Link:
@@ -95,7 +95,7 @@ def _drain(session: Session, now: int) -> bytes:
 def test_mss_table_and_datagram_size(crypt: str | None, fec: bool, mss: int) -> None:
     """session.md §2: KCP mtu = 1400 - headers; no datagram exceeds 1400."""
     if fec and not _has_fec():
-        pytest.skip("pykcp.fec not available yet")
+        pytest.skip("pykcp.core.fec not available yet")
     config = Config(
         crypt=crypt,
         key=PASSWORD if crypt else None,
@@ -315,7 +315,7 @@ def test_oob_datagrams_reach_the_handler_and_need_fec() -> None:
     with pytest.raises(ConfigError):
         plain.send_oob(b"x")
     if not _has_fec():
-        pytest.skip("pykcp.fec not available yet")
+        pytest.skip("pykcp.core.fec not available yet")
     config = Config(data_shards=2, parity_shards=1)
     link = Link(config)
     link.client.send(b"open", link.now)

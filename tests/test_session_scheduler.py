@@ -1,4 +1,4 @@
-"""pykcp.scheduler: one timer heap per loop for every session."""
+"""pykcp.aio.scheduler: one timer heap per loop for every session."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 
 import pykcp
 from pykcp import Config
-from pykcp.scheduler import Scheduler, get_scheduler, now_ms
+from pykcp.aio.scheduler import Scheduler, get_scheduler, now_ms
 
 
 async def until(condition: object, limit: float = 5.0) -> None:

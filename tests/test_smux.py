@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from pykcp import smux
-from pykcp.errors import ConfigError, KCPTimeoutError, PeerGoneError, SessionClosedError
+from pykcp.core.errors import ConfigError, KCPTimeoutError, PeerGoneError, SessionClosedError
 from pykcp.smux import (
     CMD_FIN,
     CMD_NOP,

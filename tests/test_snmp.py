@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pykcp.snmp import FIELDS, Snmp
+from pykcp.core.snmp import FIELDS, Snmp
 
 
 def test_header_matches_kcp_go_order_and_names() -> None:

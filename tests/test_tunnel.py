@@ -16,8 +16,8 @@ from typing import Any
 import cramjam
 import pytest
 
-from pykcp.errors import ConfigError
-from pykcp.snmp import DEFAULT_SNMP
+from pykcp.core.errors import ConfigError
+from pykcp.core.snmp import DEFAULT_SNMP
 from pykcp.tunnel import ClientConfig, ServerConfig, TunnelClient, TunnelServer
 from pykcp.tunnel.common import (
     SNMP_FIELDS,

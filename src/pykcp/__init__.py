@@ -12,21 +12,21 @@ from pykcp.aio import (
     open_connection,
     start_server,
 )
-from pykcp.config import Config
-from pykcp.crypt import CIPHER_NAMES, AEADCrypt, BlockCrypt, derive_key, new_crypt
-from pykcp.errors import (
+from pykcp.core.config import Config
+from pykcp.core.crypt import CIPHER_NAMES, AEADCrypt, BlockCrypt, derive_key, new_crypt
+from pykcp.core.errors import (
     ConfigError,
     KCPError,
     KCPTimeoutError,
     PeerGoneError,
     SessionClosedError,
 )
-from pykcp.fec import FECDecoder, FECEncoder
-from pykcp.kcp import KCP
-from pykcp.packet import CryptoCodec
-from pykcp.reedsolomon import ReedSolomon
+from pykcp.core.fec import FECDecoder, FECEncoder
+from pykcp.core.kcp import KCP
+from pykcp.core.packet import CryptoCodec
+from pykcp.core.reedsolomon import ReedSolomon
+from pykcp.core.snmp import DEFAULT_SNMP, Snmp
 from pykcp.smux import SmuxConfig
-from pykcp.snmp import DEFAULT_SNMP, Snmp
 
 __version__ = "0.1.0"
 

@@ -1,5 +1,5 @@
 """``python -m pykcp``: the same command line as the ``pykcp`` script."""
 
-from pykcp.cli import main
+from pykcp.tools.cli import main
 
 raise SystemExit(main())

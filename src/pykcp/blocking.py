@@ -3,7 +3,7 @@
 Every session and listener of the process runs on ONE background I/O thread (an asyncio loop
 in a daemon thread, started on first use); the objects here are thread-safe handles that
 submit work to it and wait. Timeouts follow the socket module: ``settimeout(None)`` blocks,
-a number of seconds raises :class:`~pykcp.errors.KCPTimeoutError` (a ``TimeoutError``, like
+a number of seconds raises :class:`~pykcp.core.errors.KCPTimeoutError` (a ``TimeoutError``, like
 ``socket.timeout``) when it passes.
 
     with pykcp.blocking.dial(("127.0.0.1", 9000), config) as conn:
@@ -23,10 +23,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from pykcp import aio
-from pykcp.config import Config
-from pykcp.errors import KCPTimeoutError
-from pykcp.session import Address
-from pykcp.snmp import Snmp
+from pykcp.core.config import Config
+from pykcp.core.errors import KCPTimeoutError
+from pykcp.core.session import Address
+from pykcp.core.snmp import Snmp
 
 __all__ = ["KCPConnection", "KCPListener", "dial", "io_loop", "listen"]
 
@@ -117,8 +117,8 @@ class KCPConnection:
     """A blocking KCP session with a socket-like interface (see :func:`dial`).
 
     KCP has no FIN: ``recv`` never returns ``b""`` because the peer hung up. It raises
-    :class:`~pykcp.errors.SessionClosedError` once this side closed (after queued data is
-    read) and :class:`~pykcp.errors.PeerGoneError` when the configured idle or dead-link
+    :class:`~pykcp.core.errors.SessionClosedError` once this side closed (after queued data is
+    read) and :class:`~pykcp.core.errors.PeerGoneError` when the configured idle or dead-link
     timeout declares the peer gone.
     """
 

@@ -1,4 +1,4 @@
-"""pykcp.packet against a running kcp-go 5.6.1 (the gopeer's crypt-* commands), both ways.
+"""pykcp.core.packet against a running kcp-go 5.6.1 (the gopeer's crypt-* commands), both ways.
 
 AES-GCM is not here: kcp-go 5.6.1 has no AEAD mode (tests/test_packet.py checks it against
 ``cryptography``'s own AESGCM instead).
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from pykcp.crypt import CIPHER_NAMES, derive_key, new_crypt
-from pykcp.packet import CryptoCodec
+from pykcp.core.crypt import CIPHER_NAMES, derive_key, new_crypt
+from pykcp.core.packet import CryptoCodec
 
 pytestmark = pytest.mark.interop
 

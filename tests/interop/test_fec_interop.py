@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from pykcp.fec import FEC_HEADER_SIZE_PLUS2, TYPE_DATA, FECDecoder, FECEncoder
-from pykcp.snmp import Snmp
+from pykcp.core.fec import FEC_HEADER_SIZE_PLUS2, TYPE_DATA, FECDecoder, FECEncoder
+from pykcp.core.snmp import Snmp
 
 pytestmark = pytest.mark.interop
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pykcp.kcp import KCP
+from pykcp.core.kcp import KCP
 
 pytestmark = pytest.mark.interop
 

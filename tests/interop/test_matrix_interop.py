@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from pykcp.crypt import CIPHER_NAMES
+from pykcp.core.crypt import CIPHER_NAMES
 
 pytestmark = pytest.mark.interop
 

@@ -13,7 +13,7 @@ import pytest
 
 import pykcp
 from pykcp import Config, PeerGoneError
-from pykcp.relay import LossyRelay
+from pykcp.tools.relay import LossyRelay
 from tests.helpers import echo_handler, go_process, run
 
 pytestmark = pytest.mark.interop

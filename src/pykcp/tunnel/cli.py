@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pykcp.errors import ConfigError
+from pykcp.core.errors import ConfigError
 from pykcp.tunnel.client import TunnelClient
 from pykcp.tunnel.common import configure_logging, snmp_struct_text
 from pykcp.tunnel.config import DEFAULT_KEY, ClientConfig, ServerConfig, env_key

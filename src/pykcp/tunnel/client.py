@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from pykcp import smux
 from pykcp.aio import dial
-from pykcp.config import Config
-from pykcp.crypt import AEADCrypt, BlockCrypt
+from pykcp.core.config import Config
+from pykcp.core.crypt import AEADCrypt, BlockCrypt
 from pykcp.tunnel.common import (
     TaskOwner,
     format_address,

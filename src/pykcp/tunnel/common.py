@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, Self
 
 from pykcp import smux
 from pykcp.aio import KCPSession, KCPTransport
-from pykcp.errors import KCPError
-from pykcp.snmp import DEFAULT_SNMP, FIELDS_5_6_1
+from pykcp.core.errors import KCPError
+from pykcp.core.snmp import DEFAULT_SNMP, FIELDS_5_6_1
 from pykcp.tunnel.compress import SnappyProtocol
 
 if TYPE_CHECKING:

@@ -19,7 +19,7 @@ from typing import Any
 
 import cramjam
 
-from pykcp.errors import KCPError
+from pykcp.core.errors import KCPError
 
 __all__ = [
     "STREAM_IDENTIFIER",

@@ -16,9 +16,9 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from pykcp.config import PRESETS, Config
-from pykcp.crypt import AEADCrypt, BlockCrypt, derive_key, new_crypt
-from pykcp.errors import ConfigError
+from pykcp.core.config import PRESETS, Config
+from pykcp.core.crypt import AEADCrypt, BlockCrypt, derive_key, new_crypt
+from pykcp.core.errors import ConfigError
 from pykcp.smux import SmuxConfig
 
 __all__ = [

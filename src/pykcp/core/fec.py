@@ -23,9 +23,9 @@ from bisect import bisect_left
 from collections import deque
 from typing import Final
 
-from pykcp.errors import ConfigError
-from pykcp.reedsolomon import MAX_TOTAL_SHARDS, ReedSolomon, get_codec
-from pykcp.snmp import Snmp
+from pykcp.core.errors import ConfigError
+from pykcp.core.reedsolomon import MAX_TOTAL_SHARDS, ReedSolomon, get_codec
+from pykcp.core.snmp import Snmp
 
 __all__ = [
     "FEC_HEADER_SIZE",

@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Iterable
 from itertools import islice
 
-from pykcp.snmp import Snmp
+from pykcp.core.snmp import Snmp
 
 __all__ = [
     "ASK_SEND",

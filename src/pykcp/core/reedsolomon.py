@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Final
 
-from pykcp.errors import ConfigError
+from pykcp.core.errors import ConfigError
 
 __all__ = [
     "MAX_TOTAL_SHARDS",
@@ -370,7 +370,7 @@ class _Combiner:
         lines.append(f"    return [{', '.join(f'r{r}' for r in range(len(self._row_terms)))}]")
         if len(lines) > _MAX_GENERATED_LINES:
             return None
-        exec(compile("\n".join(lines), "<pykcp.reedsolomon kernel>", "exec"), namespace)
+        exec(compile("\n".join(lines), "<pykcp.core.reedsolomon kernel>", "exec"), namespace)
         kernel = namespace["kernel"]
         assert callable(kernel)
         return kernel

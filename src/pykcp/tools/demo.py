@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from pykcp.aio import KCPListener, KCPSession, dial, listen
-from pykcp.config import PRESETS, Config
-from pykcp.crypt import CIPHER_NAMES
-from pykcp.relay import LossyRelay
-from pykcp.workload import WorkloadResult, rtt_stats, run_client, serve_session
+from pykcp.core.config import PRESETS, Config
+from pykcp.core.crypt import CIPHER_NAMES
+from pykcp.tools.relay import LossyRelay
+from pykcp.tools.workload import WorkloadResult, rtt_stats, run_client, serve_session
 
 __all__ = ["DemoRow", "add_demo_arguments", "run_demo", "run_demo_command"]
 

@@ -44,7 +44,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from pykcp.errors import (
+from pykcp.core.errors import (
     ConfigError,
     KCPError,
     KCPTimeoutError,
@@ -133,7 +133,7 @@ class SmuxConfig:
     max_stream_buffer: int = 65536
 
     def verify(self) -> None:
-        """Raise :class:`~pykcp.errors.ConfigError` on the values smux's VerifyConfig rejects."""
+        """Raise :class:`~pykcp.core.errors.ConfigError` where smux's VerifyConfig would."""
         if self.version not in (1, 2):
             raise ConfigError(f"unsupported smux protocol version {self.version}")
         if not self.keep_alive_disabled:
@@ -201,7 +201,7 @@ class Session:
     ``wait_closed`` behave as on TCP. As with TCP, a StreamWriter that is garbage collected
     closes its stream: keep the writer while the stream is in use.
 
-    Errors: :class:`~pykcp.errors.SessionClosedError` after :meth:`close` or when the
+    Errors: :class:`~pykcp.core.errors.SessionClosedError` after :meth:`close` or when the
     connection ends; :class:`SmuxProtocolError` on bad input; :class:`SmuxKeepAliveTimeoutError`
     when the peer goes silent. Streams still open when the session fails see the same error
     on read and in ``wait_closed``; streams the peer had finished read to their end.

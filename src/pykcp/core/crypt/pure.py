@@ -1,376 +1,22 @@
-"""Packet ciphers, bit-exact with kcp-go's ``BlockCrypt`` family, plus AES-GCM.
+"""kcp-go's CFB over block ciphers no maintained Python package implements: TEA, XTEA and
+Twofish, written here (protocol.md §2.3).
 
-Every non-AEAD block cipher runs in kcp-go's mode: standard full-block CFB
-(segment size = block size) over the *whole* datagram, restarted for every datagram from the
-fixed IV :data:`CFB_IV` (its first 8 bytes for 8-byte-block ciphers). Salsa20 and the XOR pad
-are stream transforms; "none" is the identity. :class:`AEADCrypt` is kcp-go's AES-GCM mode
-(12-byte nonce, 16-byte tag, no associated data).
-
-Speed notes (the reasons behind the shape of the code):
-
-* OpenSSL-backed ciphers keep their CFB contexts alive across datagrams. Creating a context
-  costs more than encrypting 1500 bytes, so instead of a new context per datagram the
-  contexts are brought back to the state "next keystream block = E(IV)" by feeding them one
-  chosen block (a context's state after a block is E(that ciphertext block), so feeding the
-  ciphertext IV resets it). Every call leaves its context on a block boundary.
-* Decryption never needs the serial chain: all keystream blocks are E(IV), E(C0), E(C1)...,
-  which the hand-written TEA/XTEA compute for the whole datagram at once with big-integer
-  lane arithmetic.
-* :meth:`BlockCrypt.encrypt_nonced` lets the packet layer skip even the reset: see there.
+Decryption never needs the serial chain: all keystream blocks are E(IV), E(C0), E(C1)..., which
+TEA and XTEA compute for the whole datagram at once with big-integer lane arithmetic.
 """
 
 from __future__ import annotations
 
-import hashlib
 import struct
-import threading
-from abc import ABC, abstractmethod
-from collections.abc import Callable
+from abc import abstractmethod
 from functools import lru_cache
-from typing import Any, Final
+from typing import Final
 
-from cryptography.exceptions import InvalidTag, UnsupportedAlgorithm
-from cryptography.hazmat.decrepit.ciphers import algorithms as decrepit_algorithms
-from cryptography.hazmat.decrepit.ciphers.modes import CFB
-from cryptography.hazmat.primitives.ciphers import BlockCipherAlgorithm, Cipher, algorithms
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.ciphers.modes import ECB
+from pykcp.core.crypt.base import CFB_IV, BlockCrypt, Buffer, check_key, xor_bytes
 
-from pykcp.errors import ConfigError
-
-__all__ = [
-    "CFB_IV",
-    "CIPHER_NAMES",
-    "AEADCrypt",
-    "AESBlockCrypt",
-    "BlockCrypt",
-    "BlowfishBlockCrypt",
-    "Cast5BlockCrypt",
-    "NoneBlockCrypt",
-    "SM4BlockCrypt",
-    "Salsa20BlockCrypt",
-    "SimpleXORBlockCrypt",
-    "TEABlockCrypt",
-    "TripleDESBlockCrypt",
-    "TwofishBlockCrypt",
-    "XTEABlockCrypt",
-    "derive_key",
-    "new_crypt",
-]
-
-CFB_IV: Final = bytes.fromhex("a7734f9c12ac1b01a415f2c1fc78e66b")
-"""kcp-go's fixed CFB initial vector (8-byte-block ciphers use the first 8 bytes)."""
-
-KDF_SALT: Final = b"kcp-go"
-KDF_ITERATIONS: Final = 4096
-XOR_SALT: Final = b"sH3CIVoF#rWLtJo6"
-XOR_PAD_SIZE: Final = 1500
+__all__ = ["TEABlockCrypt", "TwofishBlockCrypt", "XTEABlockCrypt"]
 
 _M32: Final = 0xFFFFFFFF
-
-Buffer = bytes | bytearray | memoryview
-"""What the ciphers accept."""
-
-
-class BlockCrypt(ABC):
-    """A kcp-go ``BlockCrypt``: a length-preserving transform of a whole datagram.
-
-    ``decrypt(encrypt(x)) == x`` and ``encrypt`` is deterministic, byte-for-byte equal to
-    kcp-go's ``Encrypt`` for the same key. Instances may be shared between sessions and
-    threads.
-    """
-
-    name: str
-    """kcptun's name of the cipher."""
-
-    @abstractmethod
-    def encrypt(self, data: Buffer) -> bytes:
-        """kcp-go's ``Encrypt`` of *data* (any length)."""
-
-    @abstractmethod
-    def decrypt(self, data: Buffer) -> bytes:
-        """kcp-go's ``Decrypt`` of *data* (any length)."""
-
-    def encrypt_nonced(self, *parts: Buffer) -> bytes:
-        """Encrypt the concatenation of *parts*, whose first 16 bytes are a fresh random nonce.
-
-        A receiver's ``decrypt`` recovers every byte after the first cipher block exactly;
-        the first block (inside the nonce) may come out as *other* uniformly random bytes,
-        which nobody checks. CFB ciphers use this freedom to skip resetting their chain to
-        the fixed IV: the first ciphertext block becomes ``nonce xor R`` for some key-secret
-        state ``R`` instead of ``nonce xor E(IV)``, equally random, and the rest of the chain
-        follows from that block as usual. Default: :meth:`encrypt`.
-        """
-        return self.encrypt(b"".join(parts))
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.name}>"
-
-
-def _xor_bytes(a: Buffer, b: Buffer, n: int) -> bytes:
-    """The first *n* bytes of ``a xor b`` (both at least *n* bytes long)."""
-    a_view = memoryview(a)[:n]
-    b_view = memoryview(b)[:n]
-    return (int.from_bytes(a_view, "little") ^ int.from_bytes(b_view, "little")).to_bytes(
-        n, "little"
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# OpenSSL-backed CFB ciphers
-
-
-class _OpenSSLCFB(BlockCrypt):
-    """kcp-go CFB over a block cipher implemented by OpenSSL (through ``cryptography``)."""
-
-    def __init__(self, algorithm: BlockCipherAlgorithm, name: str) -> None:
-        self.name = name
-        size = algorithm.block_size // 8
-        self._block_size = size
-        self._iv = CFB_IV[:size]
-        self._iv_int = int.from_bytes(self._iv, "little")
-        self._algorithm = algorithm
-        self._ecb = Cipher(algorithm, ECB()).encryptor()
-        # Zero padding that completes a partial last block, by pad length.
-        self._pads = tuple(bytes(n) for n in range(size))
-        # Decryption input tail: the padding plus the ciphertext block IV, which leaves the
-        # decryptor's next keystream block at E(IV) for the next datagram.
-        self._decrypt_tails = tuple(bytes(n) + self._iv for n in range(size))
-        self._exact_lock = threading.Lock()
-        self._fast_lock = threading.Lock()
-        self._decrypt_lock = threading.Lock()
-        self._exact = self._cfb().encryptor()
-        self._fast = self._cfb().encryptor()
-        self._decryptor = self._cfb().decryptor()
-
-    def _cfb(self) -> Cipher[CFB]:
-        return Cipher(self._algorithm, CFB(self._iv))
-
-    def encrypt(self, data: Buffer) -> bytes:
-        size = self._block_size
-        with self._exact_lock:
-            try:
-                out = self._exact.update(data)
-                pad = -len(out) % size
-                if pad:
-                    last_block = out[len(out) - size + pad :] + self._exact.update(self._pads[pad])
-                elif out:
-                    last_block = out[-size:]
-                else:
-                    return out
-                # The context's next keystream block is R = E(last ciphertext block);
-                # feeding the plaintext IV xor R makes the ciphertext IV, so the next
-                # keystream block is E(IV) again: the state a fresh context starts in.
-                keystream = int.from_bytes(self._ecb.update(last_block), "little")
-                self._exact.update((keystream ^ self._iv_int).to_bytes(size, "little"))
-            except BaseException:
-                self._exact = self._cfb().encryptor()
-                raise
-        return out
-
-    def encrypt_nonced(self, *parts: Buffer) -> bytes:
-        data = b"".join(parts)
-        with self._fast_lock:
-            out = self._fast.update(data)
-            pad = -len(out) % self._block_size
-            if pad:
-                # Only block boundaries are valid starting points for the next datagram.
-                self._fast.update(self._pads[pad])
-        return out
-
-    def decrypt(self, data: Buffer) -> bytes:
-        with self._decrypt_lock:
-            out = self._decryptor.update(data)
-            if out:
-                self._decryptor.update(self._decrypt_tails[-len(out) % self._block_size])
-        return out
-
-
-def _key_bytes(key: object) -> bytes:
-    """*key* as bytes; ``TypeError`` unless it is bytes-like (``bytes(32)`` would be a zero
-    key of 32 bytes, so an int must never get this far)."""
-    if not isinstance(key, bytes | bytearray | memoryview):
-        raise TypeError(f"key must be bytes-like, got {type(key).__name__}")
-    return bytes(key)
-
-
-def _check_key(name: str, key: bytes, sizes: tuple[int, ...]) -> bytes:
-    key = _key_bytes(key)
-    if len(key) not in sizes:
-        want = " or ".join(str(s) for s in sizes)
-        raise ConfigError(f"{name} needs a key of {want} bytes, got {len(key)}")
-    return key
-
-
-def _openssl_algorithm(name: str, algorithm: BlockCipherAlgorithm) -> BlockCipherAlgorithm:
-    try:
-        Cipher(algorithm, ECB()).encryptor()
-    except UnsupportedAlgorithm as exc:
-        raise ConfigError(f"{name} is not supported by this OpenSSL build: {exc}") from exc
-    return algorithm
-
-
-class AESBlockCrypt(_OpenSSLCFB):
-    """kcp-go ``NewAESBlockCrypt``: AES-128/192/256 chosen by the key length."""
-
-    def __init__(self, key: bytes) -> None:
-        key = _check_key("AES", key, (16, 24, 32))
-        name = {16: "aes-128", 24: "aes-192", 32: "aes"}[len(key)]
-        super().__init__(algorithms.AES(key), name)
-
-
-class SM4BlockCrypt(_OpenSSLCFB):
-    """kcp-go ``NewSM4BlockCrypt`` (16-byte key)."""
-
-    def __init__(self, key: bytes) -> None:
-        key = _check_key("SM4", key, (16,))
-        super().__init__(_openssl_algorithm("SM4", algorithms.SM4(key)), "sm4")
-
-
-class BlowfishBlockCrypt(_OpenSSLCFB):
-    """kcp-go ``NewBlowfishBlockCrypt`` (1..56-byte key). Legacy 64-bit block cipher."""
-
-    def __init__(self, key: bytes) -> None:
-        key = _key_bytes(key)
-        if not 1 <= len(key) <= 56:
-            raise ConfigError(f"Blowfish needs a key of 1 to 56 bytes, got {len(key)}")
-        # Blowfish's key schedule reads the key cyclically, so a repeated key is the same
-        # key; OpenSSL refuses keys under 4 bytes, Go does not.
-        if len(key) < 4:
-            key *= -(-4 // len(key))
-        super().__init__(decrepit_algorithms.Blowfish(key), "blowfish")
-
-
-class Cast5BlockCrypt(_OpenSSLCFB):
-    """kcp-go ``NewCast5BlockCrypt`` (16-byte key). Legacy 64-bit block cipher."""
-
-    def __init__(self, key: bytes) -> None:
-        key = _check_key("CAST5", key, (16,))
-        super().__init__(decrepit_algorithms.CAST5(key), "cast5")
-
-
-class TripleDESBlockCrypt(_OpenSSLCFB):
-    """kcp-go ``NewTripleDESBlockCrypt``: 3DES-EDE, 24-byte key K1||K2||K3. Legacy."""
-
-    def __init__(self, key: bytes) -> None:
-        key = _check_key("3DES", key, (24,))
-        super().__init__(decrepit_algorithms.TripleDES(key), "3des")
-
-
-# --------------------------------------------------------------------------------------------
-# Stream transforms
-
-
-class Salsa20BlockCrypt(BlockCrypt):
-    """kcp-go ``NewSalsa20BlockCrypt``: Salsa20/20, nonce = bytes 0..7 (left in clear).
-
-    The key is zero-padded or truncated to 32 bytes as Go copies it into a [32]byte; the
-    padded key is always passed, since a 16-byte key would select Salsa20's other constants.
-
-    A new nonce per datagram means a new pycryptodome cipher object per datagram, whose
-    Python-level set-up costs more than the keystream. When pycryptodome's C library is
-    reachable through cffi, the three C calls are made directly (about twice as fast); the
-    direct path must reproduce kcp-go's output on a known vector first, else the public API
-    is used. ``accelerated=False`` forces the public API.
-    """
-
-    name = "salsa20"
-
-    def __init__(self, key: bytes, *, accelerated: bool = True) -> None:
-        from Crypto.Cipher import Salsa20
-
-        self._new = Salsa20.new
-        self._key = _key_bytes(key)[:32].ljust(32, b"\0")
-        self._raw = _salsa20_raw_api() if accelerated else None
-        self.accelerated = self._raw is not None
-
-    def encrypt(self, data: Buffer) -> bytes:
-        # pycryptodome takes bytes much faster than a memoryview.
-        if not isinstance(data, bytes):
-            data = bytes(data)
-        if len(data) < 8:
-            return data
-        raw = self._raw
-        if raw is None:
-            nonce = data[:8]
-            return nonce + self._new(self._key, nonce).encrypt(data[8:])
-        ffi, lib = raw
-        out = bytearray(data)
-        state = ffi.new("void **")
-        if lib.Salsa20_stream_init(self._key, 32, data[:8], 8, state):
-            raise RuntimeError("pycryptodome could not set up Salsa20")
-        try:
-            body = ffi.from_buffer("uint8_t[]", out) + 8
-            lib.Salsa20_stream_encrypt(state[0], body, body, len(out) - 8)
-        finally:
-            lib.Salsa20_stream_destroy(state[0])
-        return bytes(out)
-
-    decrypt = encrypt
-
-
-# crypto.md §8: kcp-go's Salsa20 of the bytes 0..44 under the key 0..31.
-_SALSA20_CHECK: Final = (
-    "000102030405060726a40554145a27c1c663a1ba3cf142e037c25eb36781c6cd39c5ce378adce09b5f962f547a"
-)
-
-
-@lru_cache(maxsize=1)
-def _salsa20_raw_api() -> tuple[Any, Any] | None:
-    """(ffi, lib) of pycryptodome's Salsa20 C code, if usable and verified; else None."""
-    try:
-        from Crypto.Cipher import Salsa20 as module
-        from Crypto.Util import _raw_api
-
-        if _raw_api.backend != "cffi":
-            return None
-        raw = (_raw_api.ffi, module._raw_salsa20_lib)
-        probe = Salsa20BlockCrypt.__new__(Salsa20BlockCrypt)
-        probe._key = bytes(range(32))
-        probe._raw = raw
-        if probe.encrypt(bytes(range(45))).hex() != _SALSA20_CHECK:
-            return None
-    except Exception:  # any change inside pycryptodome: fall back to its public API
-        return None
-    return raw
-
-
-class SimpleXORBlockCrypt(BlockCrypt):
-    """kcp-go ``NewSimpleXORBlockCrypt``: XOR with a fixed 1500-byte PBKDF2 pad.
-
-    Obfuscation only: the same pad for every datagram. Bytes past 1500 stay as they are.
-    """
-
-    name = "xor"
-
-    def __init__(self, key: bytes) -> None:
-        self._pad = hashlib.pbkdf2_hmac("sha1", _key_bytes(key), XOR_SALT, 32, XOR_PAD_SIZE)
-
-    def encrypt(self, data: Buffer) -> bytes:
-        view = memoryview(data)
-        n = min(len(view), XOR_PAD_SIZE)
-        head = _xor_bytes(view, self._pad, n)
-        return head if n == len(view) else head + bytes(view[n:])
-
-    decrypt = encrypt
-
-
-class NoneBlockCrypt(BlockCrypt):
-    """kcp-go ``NewNoneBlockCrypt``: identity, but the session still adds nonce and CRC."""
-
-    name = "none"
-
-    def __init__(self, key: bytes = b"") -> None:
-        del key  # accepted and ignored, like kcp-go
-
-    def encrypt(self, data: Buffer) -> bytes:
-        return bytes(data)
-
-    decrypt = encrypt
-
-
-# --------------------------------------------------------------------------------------------
-# Hand-written ciphers (no maintained Python package implements them)
 
 
 class _PythonCFB(BlockCrypt):
@@ -400,7 +46,7 @@ class _PythonCFB(BlockCrypt):
         body, keystream = self._encrypt_chain(view, full)
         rest = len(view) - full * size
         if rest:
-            body += _xor_bytes(view[full * size :], keystream, rest)
+            body += xor_bytes(view[full * size :], keystream, rest)
         return body
 
     def decrypt(self, data: Buffer) -> bytes:
@@ -412,7 +58,7 @@ class _PythonCFB(BlockCrypt):
         blocks = -(-length // size)
         # Keystream block i is E(C[i-1]) with C[-1] = IV: one batch, no chain.
         keystream = self._keystream(self._iv + bytes(view[: (blocks - 1) * size]))
-        return _xor_bytes(view, keystream, length)
+        return xor_bytes(view, keystream, length)
 
     _iv: bytes
 
@@ -439,7 +85,7 @@ class _TEAFamily(_PythonCFB):
     _iv = CFB_IV[:8]
 
     def __init__(self, key: bytes, name: str) -> None:
-        key = _check_key(name.upper(), key, (16,))
+        key = check_key(name.upper(), key, (16,))
         self.name = name
         self._key_words: tuple[int, int, int, int] = struct.unpack(">4I", key)
         r0, r1 = struct.unpack(">2I", self._iv)
@@ -514,7 +160,7 @@ class XTEABlockCrypt(_TEAFamily):
     """kcp-go ``NewXTEABlockCrypt``: standard XTEA, 64 rounds. Legacy; pure Python."""
 
     def __init__(self, key: bytes) -> None:
-        k = struct.unpack(">4I", _check_key("XTEA", key, (16,)))
+        k = struct.unpack(">4I", check_key("XTEA", key, (16,)))
         # Per half-round constants sum + k[...]: the key schedule of XTEA, precomputed.
         constants: list[tuple[int, int]] = []
         total = 0
@@ -754,7 +400,7 @@ class TwofishBlockCrypt(_PythonCFB):
     _iv = CFB_IV
 
     def __init__(self, key: bytes) -> None:
-        key = _check_key("Twofish", key, (16, 24, 32))
+        key = check_key("Twofish", key, (16, 24, 32))
         k = len(key) // 8
         words = struct.unpack(f"<{2 * k}I", key)
         even, odd = words[0::2], words[1::2]
@@ -984,97 +630,3 @@ def _gf_mul_row(row: tuple[int, ...], chunk: bytes) -> int:
     for coefficient, byte in zip(row, chunk, strict=True):
         value ^= _gf_mul(coefficient, byte, 0x14D)
     return value
-
-
-# --------------------------------------------------------------------------------------------
-# AEAD
-
-
-class AEADCrypt:
-    """kcp-go's AEAD mode with AES-GCM (``NewAESGCMCrypt``): 12-byte nonce, 16-byte tag.
-
-    Not in kcp-go 5.6.1; the datagram is ``nonce || ciphertext || tag`` with no CRC.
-    """
-
-    nonce_size: int = 12
-    overhead: int = 16
-
-    def __init__(self, key: bytes) -> None:
-        key = _check_key("AES-GCM", key, (16, 24, 32))
-        self.name = f"aes-{8 * len(key)}-gcm"
-        self.aead = AESGCM(key)
-        """The ``cryptography`` AEAD object (the packet layer calls it directly)."""
-
-    def seal(self, nonce: Buffer, plaintext: Buffer) -> bytes:
-        """Ciphertext followed by the tag (no associated data)."""
-        return self.aead.encrypt(nonce, plaintext, None)
-
-    def open(self, nonce: Buffer, sealed: Buffer) -> bytes | None:
-        """The plaintext, or None when the tag does not verify."""
-        try:
-            return self.aead.decrypt(nonce, sealed, None)
-        except InvalidTag:
-            return None
-
-    def __repr__(self) -> str:
-        return f"<AEADCrypt {self.name}>"
-
-
-# --------------------------------------------------------------------------------------------
-# kcptun names
-
-
-# name -> (constructor, key bytes kcptun passes: the first N of the master key, 0 = all)
-_FACTORIES: Final[dict[str, tuple[Callable[[bytes], BlockCrypt | AEADCrypt], int]]] = {
-    "none": (NoneBlockCrypt, 0),
-    "aes-128": (AESBlockCrypt, 16),
-    "aes-192": (AESBlockCrypt, 24),
-    "aes": (AESBlockCrypt, 0),
-    "salsa20": (Salsa20BlockCrypt, 0),
-    "blowfish": (BlowfishBlockCrypt, 0),
-    "twofish": (TwofishBlockCrypt, 0),
-    "cast5": (Cast5BlockCrypt, 16),
-    "3des": (TripleDESBlockCrypt, 24),
-    "tea": (TEABlockCrypt, 16),
-    "xtea": (XTEABlockCrypt, 16),
-    "xor": (SimpleXORBlockCrypt, 0),
-    "sm4": (SM4BlockCrypt, 16),
-    "aes-128-gcm": (AEADCrypt, 16),
-}
-
-CIPHER_NAMES: Final[tuple[str, ...]] = ("null", *_FACTORIES)
-"""kcptun's cipher names; "null" means no encryption layer at all."""
-
-
-def derive_key(password: str | bytes) -> bytes:
-    """kcptun's key derivation: PBKDF2-HMAC-SHA1(password, "kcp-go", 4096 rounds, 32 bytes).
-
-    A ``str`` password is UTF-8 encoded, as Go's ``[]byte(string)``.
-    """
-    if isinstance(password, str):
-        password = password.encode()
-    return hashlib.pbkdf2_hmac("sha1", password, KDF_SALT, KDF_ITERATIONS, 32)
-
-
-def new_crypt(name: str, key: bytes) -> BlockCrypt | AEADCrypt | None:
-    """The cipher kcptun builds for *name* from the (derived) *key*; None for "null".
-
-    Like kcptun, ciphers with a fixed key size use the first bytes of *key*
-    (aes-128, aes-128-gcm, sm4, tea, xtea, cast5: 16; aes-192, 3des: 24; the others take the
-    whole key, so "aes" is AES-256 with the usual 32-byte derived key). Unlike kcptun, an
-    unknown name or an unusable key raises :class:`~pykcp.errors.ConfigError` instead of
-    silently falling back to AES.
-    """
-    if name == "null":
-        return None
-    try:
-        factory, size = _FACTORIES[name]
-    except KeyError:
-        known = ", ".join(CIPHER_NAMES)
-        raise ConfigError(f"unknown cipher {name!r}; known ciphers: {known}") from None
-    key = _key_bytes(key)
-    if size:
-        if len(key) < size:
-            raise ConfigError(f"{name} needs a key of at least {size} bytes, got {len(key)}")
-        key = key[:size]
-    return factory(key)

@@ -30,11 +30,11 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from pykcp.config import Config
-from pykcp.crypt import CIPHER_NAMES, BlockCrypt, derive_key, new_crypt
-from pykcp.fec import FEC_HEADER_SIZE_PLUS2, FECDecoder, FECEncoder
-from pykcp.kcp import KCP, Segment
-from pykcp.packet import CryptoCodec
+from pykcp.core.config import Config
+from pykcp.core.crypt import CIPHER_NAMES, BlockCrypt, derive_key, new_crypt
+from pykcp.core.fec import FEC_HEADER_SIZE_PLUS2, FECDecoder, FECEncoder
+from pykcp.core.kcp import KCP, Segment
+from pykcp.core.packet import CryptoCodec
 
 __all__ = [
     "add_bench_arguments",
@@ -206,7 +206,7 @@ def _bench_config(workload: str) -> Config:
 
 async def _session_speed(workload: str, message: int, total: int) -> float:
     from pykcp.aio import dial, listen
-    from pykcp.workload import run_client, serve_session
+    from pykcp.tools.workload import run_client, serve_session
 
     config = _bench_config(workload)
     listener = await listen(("127.0.0.1", 0), config)

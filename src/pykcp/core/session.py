@@ -19,12 +19,12 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Final
 
-from pykcp.config import MTU_LIMIT, Config
-from pykcp.errors import ConfigError, KCPError, PeerGoneError, SessionClosedError
-from pykcp.snmp import DEFAULT_SNMP, FIELDS, GAUGES, Snmp
+from pykcp.core.config import MTU_LIMIT, Config
+from pykcp.core.errors import ConfigError, KCPError, PeerGoneError, SessionClosedError
+from pykcp.core.snmp import DEFAULT_SNMP, FIELDS, GAUGES, Snmp
 
 if TYPE_CHECKING:
-    from pykcp.crypt import AEADCrypt, BlockCrypt
+    from pykcp.core.crypt import AEADCrypt, BlockCrypt
 
 __all__ = [
     "KCP_OVERHEAD",
@@ -103,8 +103,8 @@ class Session:
         crypt: BlockCrypt | AEADCrypt | None = None,
         passive: bool = False,
     ) -> None:
-        from pykcp.kcp import KCP
-        from pykcp.packet import CryptoCodec
+        from pykcp.core.kcp import KCP
+        from pykcp.core.packet import CryptoCodec
 
         self.conv = conv & 0xFFFFFFFF
         self.config = config
@@ -122,7 +122,7 @@ class Session:
         self._fec_encoder: Any = None
         self._fec_decoder: Any = None
         if config.fec_enabled:
-            from pykcp.fec import FECDecoder, FECEncoder
+            from pykcp.core.fec import FECDecoder, FECEncoder
 
             self._fec_encoder = FECEncoder(config.data_shards, config.parity_shards, snmp=self.snmp)
             self._fec_decoder = FECDecoder(config.data_shards, config.parity_shards, snmp=self.snmp)
@@ -242,7 +242,7 @@ class Session:
             raise ConfigError("OOB payload too large")
         if self.closed:
             raise self.error or SessionClosedError("session is closed")
-        from pykcp.fec import encode_oob
+        from pykcp.core.fec import encode_oob
 
         packet = encode_oob(self.conv, payload)
         self._outbox.append(self._seal(packet) if self._seal else packet)
@@ -278,7 +278,7 @@ class Session:
         if flag == TYPE_DATA or flag == TYPE_PARITY:  # noqa: SIM109 - constant tuple lookup is slower
             decoder = self._fec_decoder
             if decoder is None:
-                from pykcp.fec import FECDecoder
+                from pykcp.core.fec import FECDecoder
 
                 decoder = self._fec_decoder = FECDecoder(1, 1, snmp=snmp)
             # (kcp.input wants bytes: one slice copy beats a memoryview it would copy anyway.)
@@ -438,7 +438,7 @@ class ListenerCore:
     """
 
     def __init__(self, config: Config) -> None:
-        from pykcp.packet import CryptoCodec
+        from pykcp.core.packet import CryptoCodec
 
         self.config = config
         self.snmp = Snmp()

@@ -1,13 +1,13 @@
 """Crypto framing of a datagram, as kcp-go's sessions do it (session.md §1-4, crypto.md §2, §9).
 
 * no crypt (``None``): the payload as is.
-* CFB family (any :class:`~pykcp.crypt.BlockCrypt`, including "none"):
+* CFB family (any :class:`~pykcp.core.crypt.BlockCrypt`, including "none"):
   ``Encrypt(nonce16 || crc32 || payload)``, the CRC-32/IEEE of the payload stored
   little-endian and computed before encryption.
-* AEAD (:class:`~pykcp.crypt.AEADCrypt`): ``nonce12 || ciphertext || tag16``.
+* AEAD (:class:`~pykcp.core.crypt.AEADCrypt`): ``nonce12 || ciphertext || tag16``.
 
 Bad input never raises: :meth:`CryptoCodec.open` returns None and counts the drop in the
-codec's :class:`~pykcp.snmp.Snmp`: a failed CRC or tag adds to ``InCsumErrors`` (as kcp-go),
+codec's :class:`~pykcp.core.snmp.Snmp`: a failed CRC or tag adds to ``InCsumErrors`` (as kcp-go),
 a datagram too short to hold the header adds to ``InErrs`` (kcp-go drops those without
 counting; pykcp counts them so a peer with the wrong crypto settings shows up somewhere).
 """
@@ -24,8 +24,8 @@ from typing import Final
 
 from cryptography.exceptions import InvalidTag
 
-from pykcp.crypt import AEADCrypt, BlockCrypt, Buffer
-from pykcp.snmp import Snmp
+from pykcp.core.crypt import AEADCrypt, BlockCrypt, Buffer
+from pykcp.core.snmp import Snmp
 
 __all__ = ["CFB_HEADER_SIZE", "CRC_SIZE", "NONCE_SIZE", "CryptoCodec", "NonceSource"]
 

@@ -3,7 +3,7 @@
 Subcommands:
 
 ``serve`` / ``client``
-    A KCP server and client running the ``echo`` or ``sink`` workload (:mod:`pykcp.workload`)
+    A KCP server and client running the ``echo`` or ``sink`` workload (:mod:`pykcp.tools.workload`)
     with kcptun's session flags; the client prints one JSON line with what it measured. The
     project's Go peer has the same commands (``wl-serve`` / ``wl-client``) built on kcp-go, so
     either end can be kcp-go.
@@ -31,8 +31,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from pykcp.config import Config
-from pykcp.errors import ConfigError
+from pykcp.core.config import Config
+from pykcp.core.errors import ConfigError
 
 __all__ = ["build_parser", "config_from_args", "main", "parse_hostport"]
 
@@ -74,7 +74,7 @@ def _non_negative(text: str) -> int:
 
 def _add_session_flags(parser: argparse.ArgumentParser) -> None:
     """kcptun's session flags (same names, same defaults apart from the windows)."""
-    from pykcp.crypt import CIPHER_NAMES
+    from pykcp.core.crypt import CIPHER_NAMES
 
     group = parser.add_argument_group("KCP session (kcptun's flags)")
     group.add_argument(
@@ -174,7 +174,7 @@ def config_from_args(args: argparse.Namespace, **extra: Any) -> Config:
 
 async def _serve(args: argparse.Namespace, config: Config | None) -> int:
     from pykcp.aio import KCPSession, listen
-    from pykcp.workload import serve_session
+    from pykcp.tools.workload import serve_session
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -214,7 +214,7 @@ async def _serve(args: argparse.Namespace, config: Config | None) -> int:
 
 async def _client(args: argparse.Namespace, config: Config) -> dict[str, Any]:
     from pykcp.aio import dial
-    from pykcp.workload import run_client
+    from pykcp.tools.workload import run_client
 
     loop = asyncio.get_running_loop()
     session = await dial(args.remote, config)
@@ -263,19 +263,19 @@ def _cmd_client(args: argparse.Namespace, config: Config | None) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace, config: Config | None) -> int:
-    from pykcp.demo import run_demo_command
+    from pykcp.tools.demo import run_demo_command
 
     return run_demo_command(args)
 
 
 def _cmd_bench(args: argparse.Namespace, config: Config | None) -> int:
-    from pykcp.bench import run_bench_command
+    from pykcp.tools.bench import run_bench_command
 
     return run_bench_command(args)
 
 
 def _cmd_relay(args: argparse.Namespace, config: Config | None) -> int:
-    from pykcp.relay import LossyRelay
+    from pykcp.tools.relay import LossyRelay
 
     async def run() -> None:
         loop = asyncio.get_running_loop()
@@ -388,7 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_session_flags(client)
     client.set_defaults(func=_cmd_client, needs_config=True)
 
-    from pykcp.demo import add_demo_arguments
+    from pykcp.tools.demo import add_demo_arguments
 
     demo = sub.add_parser(
         "demo",
@@ -399,7 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_demo_arguments(demo)
     demo.set_defaults(func=_cmd_demo, needs_config=False)
 
-    from pykcp.bench import add_bench_arguments
+    from pykcp.tools.bench import add_bench_arguments
 
     bench = sub.add_parser(
         "bench",

@@ -1,8 +1,8 @@
 """asyncio API: streams (``open_connection``/``start_server``) and kcp-go style sessions.
 
-Thin adapter over the sans-IO :mod:`pykcp.session`: a non-blocking UDP socket watched with
+Thin adapter over the sans-IO :mod:`pykcp.core.session`: a non-blocking UDP socket watched with
 ``loop.add_reader`` (each callback drains the socket into a preallocated buffer), datagrams
-sent with ``sendto`` as a flush produces them, and one :class:`~pykcp.scheduler.Scheduler`
+sent with ``sendto`` as a flush produces them, and one :class:`~pykcp.aio.scheduler.Scheduler`
 timer per loop for every session's flush deadline.
 
 Two ways to use a session:
@@ -15,7 +15,7 @@ Two ways to use a session:
   with ``read``/``write``/``accept``, deadlines and kcp-go's option setters.
 
 KCP has no FIN: a session ends when either side closes it locally, or with
-:class:`~pykcp.errors.PeerGoneError` when the configured idle/dead-link timeout fires.
+:class:`~pykcp.core.errors.PeerGoneError` when the configured idle/dead-link timeout fires.
 """
 
 from __future__ import annotations
@@ -30,11 +30,11 @@ import sys
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from pykcp.config import Config
-from pykcp.errors import ConfigError, KCPError, KCPTimeoutError, SessionClosedError
-from pykcp.scheduler import Scheduler, get_scheduler, now_ms
-from pykcp.session import Address, ListenerCore, Session, address_key, new_conv
-from pykcp.snmp import Snmp
+from pykcp.aio.scheduler import Scheduler, get_scheduler, now_ms
+from pykcp.core.config import Config
+from pykcp.core.errors import ConfigError, KCPError, KCPTimeoutError, SessionClosedError
+from pykcp.core.session import Address, ListenerCore, Session, address_key, new_conv
+from pykcp.core.snmp import Snmp
 
 __all__ = [
     "KCPListener",

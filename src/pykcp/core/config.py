@@ -12,10 +12,10 @@ import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from pykcp.errors import ConfigError
+from pykcp.core.errors import ConfigError
 
 if TYPE_CHECKING:
-    from pykcp.crypt import AEADCrypt, BlockCrypt
+    from pykcp.core.crypt import AEADCrypt, BlockCrypt
 
 __all__ = ["MTU_LIMIT", "PRESETS", "Config"]
 
@@ -40,7 +40,7 @@ class Config:
     """Options of a KCP session or listener (kcp-go names in brackets).
 
     Crypto: ``crypt`` is a kcptun cipher name (``"aes"``, ``"salsa20"``, ``"none"``, ``"null"``
-    ...) together with ``key``, or a ready cipher object from :mod:`pykcp.crypt`, or ``None``
+    ...) together with ``key``, or a ready cipher object from :mod:`pykcp.core.crypt`, or ``None``
     for no crypto layer at all (kcp-go's ``nil`` block, same as ``"null"``). A ``str`` key is a
     kcptun password (PBKDF2-SHA1, salt "kcp-go", 4096 rounds, 32 bytes); a ``bytes`` key is used
     as is. Note ``"none"`` still frames datagrams with nonce + CRC (kcp-go's NoneBlockCrypt).
@@ -54,7 +54,7 @@ class Config:
     kcp-go's defaults (0, 100, 0, 0) apply.
 
     Liveness (not in kcp-go, which hangs forever on a vanished peer): ``idle_timeout`` ends the
-    session with :class:`~pykcp.errors.PeerGoneError` after that many seconds without any
+    session with :class:`~pykcp.core.errors.PeerGoneError` after that many seconds without any
     datagram from the peer (pair it with application keepalives); ``dead_link_timeout`` does
     the same only while data is waiting for an acknowledgement, which needs no keepalive.
     (KCP's own dead-link counter, a segment sent 20 times, is not used: with nodelay it trips
@@ -104,7 +104,7 @@ class Config:
                 raise TypeError(f"key must be str or bytes-like, got {type(key).__name__}")
             object.__setattr__(self, "key", bytes(key))
         if isinstance(self.crypt, str):
-            from pykcp.crypt import CIPHER_NAMES
+            from pykcp.core.crypt import CIPHER_NAMES
 
             if self.crypt not in CIPHER_NAMES:
                 raise ConfigError(
@@ -180,7 +180,7 @@ class Config:
             return None
         if not isinstance(self.crypt, str):
             return self.crypt
-        from pykcp.crypt import derive_key, new_crypt
+        from pykcp.core.crypt import derive_key, new_crypt
 
         if self.crypt == "null":
             return None

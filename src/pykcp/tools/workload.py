@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pykcp.aio import KCPSession
-from pykcp.errors import KCPError
+from pykcp.core.errors import KCPError
 
 __all__ = [
     "WORKLOADS",

@@ -1,0 +1,184 @@
+"""Ciphers OpenSSL runs (through ``cryptography``): the kcp-go CFB family over AES, SM4,
+Blowfish, CAST5 and 3DES, and AES-GCM (protocol.md §2.3, §2.5).
+
+OpenSSL-backed ciphers keep their CFB contexts alive across datagrams. Creating a context costs
+more than encrypting 1500 bytes, so instead of a new context per datagram the contexts are
+brought back to the state "next keystream block = E(IV)" by feeding them one chosen block (a
+context's state after a block is E(that ciphertext block), so feeding the ciphertext IV resets
+it). Every call leaves its context on a block boundary. :meth:`BlockCrypt.encrypt_nonced` lets
+the packet layer skip even the reset (protocol.md §2.7).
+"""
+
+from __future__ import annotations
+
+import threading
+
+from cryptography.exceptions import InvalidTag, UnsupportedAlgorithm
+from cryptography.hazmat.decrepit.ciphers import algorithms as decrepit_algorithms
+from cryptography.hazmat.decrepit.ciphers.modes import CFB
+from cryptography.hazmat.primitives.ciphers import BlockCipherAlgorithm, Cipher, algorithms
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.ciphers.modes import ECB
+
+from pykcp.core.crypt.base import CFB_IV, BlockCrypt, Buffer, check_key, key_bytes
+from pykcp.core.errors import ConfigError
+
+__all__ = [
+    "AEADCrypt",
+    "AESBlockCrypt",
+    "BlowfishBlockCrypt",
+    "Cast5BlockCrypt",
+    "SM4BlockCrypt",
+    "TripleDESBlockCrypt",
+]
+
+
+class _OpenSSLCFB(BlockCrypt):
+    """kcp-go CFB over a block cipher implemented by OpenSSL (through ``cryptography``)."""
+
+    def __init__(self, algorithm: BlockCipherAlgorithm, name: str) -> None:
+        self.name = name
+        size = algorithm.block_size // 8
+        self._block_size = size
+        self._iv = CFB_IV[:size]
+        self._iv_int = int.from_bytes(self._iv, "little")
+        self._algorithm = algorithm
+        self._ecb = Cipher(algorithm, ECB()).encryptor()
+        # Zero padding that completes a partial last block, by pad length.
+        self._pads = tuple(bytes(n) for n in range(size))
+        # Decryption input tail: the padding plus the ciphertext block IV, which leaves the
+        # decryptor's next keystream block at E(IV) for the next datagram.
+        self._decrypt_tails = tuple(bytes(n) + self._iv for n in range(size))
+        self._exact_lock = threading.Lock()
+        self._fast_lock = threading.Lock()
+        self._decrypt_lock = threading.Lock()
+        self._exact = self._cfb().encryptor()
+        self._fast = self._cfb().encryptor()
+        self._decryptor = self._cfb().decryptor()
+
+    def _cfb(self) -> Cipher[CFB]:
+        return Cipher(self._algorithm, CFB(self._iv))
+
+    def encrypt(self, data: Buffer) -> bytes:
+        size = self._block_size
+        with self._exact_lock:
+            try:
+                out = self._exact.update(data)
+                pad = -len(out) % size
+                if pad:
+                    last_block = out[len(out) - size + pad :] + self._exact.update(self._pads[pad])
+                elif out:
+                    last_block = out[-size:]
+                else:
+                    return out
+                # The context's next keystream block is R = E(last ciphertext block);
+                # feeding the plaintext IV xor R makes the ciphertext IV, so the next
+                # keystream block is E(IV) again: the state a fresh context starts in.
+                keystream = int.from_bytes(self._ecb.update(last_block), "little")
+                self._exact.update((keystream ^ self._iv_int).to_bytes(size, "little"))
+            except BaseException:
+                self._exact = self._cfb().encryptor()
+                raise
+        return out
+
+    def encrypt_nonced(self, *parts: Buffer) -> bytes:
+        data = b"".join(parts)
+        with self._fast_lock:
+            out = self._fast.update(data)
+            pad = -len(out) % self._block_size
+            if pad:
+                # Only block boundaries are valid starting points for the next datagram.
+                self._fast.update(self._pads[pad])
+        return out
+
+    def decrypt(self, data: Buffer) -> bytes:
+        with self._decrypt_lock:
+            out = self._decryptor.update(data)
+            if out:
+                self._decryptor.update(self._decrypt_tails[-len(out) % self._block_size])
+        return out
+
+
+def _openssl_algorithm(name: str, algorithm: BlockCipherAlgorithm) -> BlockCipherAlgorithm:
+    try:
+        Cipher(algorithm, ECB()).encryptor()
+    except UnsupportedAlgorithm as exc:
+        raise ConfigError(f"{name} is not supported by this OpenSSL build: {exc}") from exc
+    return algorithm
+
+
+class AESBlockCrypt(_OpenSSLCFB):
+    """kcp-go ``NewAESBlockCrypt``: AES-128/192/256 chosen by the key length."""
+
+    def __init__(self, key: bytes) -> None:
+        key = check_key("AES", key, (16, 24, 32))
+        name = {16: "aes-128", 24: "aes-192", 32: "aes"}[len(key)]
+        super().__init__(algorithms.AES(key), name)
+
+
+class SM4BlockCrypt(_OpenSSLCFB):
+    """kcp-go ``NewSM4BlockCrypt`` (16-byte key)."""
+
+    def __init__(self, key: bytes) -> None:
+        key = check_key("SM4", key, (16,))
+        super().__init__(_openssl_algorithm("SM4", algorithms.SM4(key)), "sm4")
+
+
+class BlowfishBlockCrypt(_OpenSSLCFB):
+    """kcp-go ``NewBlowfishBlockCrypt`` (1..56-byte key). Legacy 64-bit block cipher."""
+
+    def __init__(self, key: bytes) -> None:
+        key = key_bytes(key)
+        if not 1 <= len(key) <= 56:
+            raise ConfigError(f"Blowfish needs a key of 1 to 56 bytes, got {len(key)}")
+        # Blowfish's key schedule reads the key cyclically, so a repeated key is the same
+        # key; OpenSSL refuses keys under 4 bytes, Go does not.
+        if len(key) < 4:
+            key *= -(-4 // len(key))
+        super().__init__(decrepit_algorithms.Blowfish(key), "blowfish")
+
+
+class Cast5BlockCrypt(_OpenSSLCFB):
+    """kcp-go ``NewCast5BlockCrypt`` (16-byte key). Legacy 64-bit block cipher."""
+
+    def __init__(self, key: bytes) -> None:
+        key = check_key("CAST5", key, (16,))
+        super().__init__(decrepit_algorithms.CAST5(key), "cast5")
+
+
+class TripleDESBlockCrypt(_OpenSSLCFB):
+    """kcp-go ``NewTripleDESBlockCrypt``: 3DES-EDE, 24-byte key K1||K2||K3. Legacy."""
+
+    def __init__(self, key: bytes) -> None:
+        key = check_key("3DES", key, (24,))
+        super().__init__(decrepit_algorithms.TripleDES(key), "3des")
+
+
+class AEADCrypt:
+    """kcp-go's AEAD mode with AES-GCM (``NewAESGCMCrypt``): 12-byte nonce, 16-byte tag.
+
+    Not in kcp-go 5.6.1; the datagram is ``nonce || ciphertext || tag`` with no CRC.
+    """
+
+    nonce_size: int = 12
+    overhead: int = 16
+
+    def __init__(self, key: bytes) -> None:
+        key = check_key("AES-GCM", key, (16, 24, 32))
+        self.name = f"aes-{8 * len(key)}-gcm"
+        self.aead = AESGCM(key)
+        """The ``cryptography`` AEAD object (the packet layer calls it directly)."""
+
+    def seal(self, nonce: Buffer, plaintext: Buffer) -> bytes:
+        """Ciphertext followed by the tag (no associated data)."""
+        return self.aead.encrypt(nonce, plaintext, None)
+
+    def open(self, nonce: Buffer, sealed: Buffer) -> bytes | None:
+        """The plaintext, or None when the tag does not verify."""
+        try:
+            return self.aead.decrypt(nonce, sealed, None)
+        except InvalidTag:
+            return None
+
+    def __repr__(self) -> str:
+        return f"<AEADCrypt {self.name}>"

@@ -1,0 +1,23 @@
+from pykcp.smux.session import *  # noqa: F403
+from pykcp.smux.session import (  # noqa: F401
+    ACCEPT_BACKLOG,
+    CMD_FIN,
+    CMD_NOP,
+    CMD_PSH,
+    CMD_SYN,
+    CMD_UPD,
+    HEADER_SIZE,
+    INITIAL_PEER_WINDOW,
+    UPDATE_SIZE,
+    FrameHeader,
+    Session,
+    SmuxConfig,
+    SmuxGoAwayError,
+    SmuxKeepAliveTimeoutError,
+    SmuxProtocolError,
+    StreamResetError,
+    decode_header,
+    decode_update,
+    encode_frame,
+    encode_update,
+)
