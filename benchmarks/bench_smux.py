@@ -10,7 +10,7 @@ import socket
 import statistics
 import time
 
-from pykcp.smux import Session, SmuxConfig
+from pykcp.smux import MuxSession, SmuxConfig
 
 
 async def _transfer(version: int, total: int, chunk: int, streams: int) -> float:
@@ -18,8 +18,8 @@ async def _transfer(version: int, total: int, chunk: int, streams: int) -> float
     client_rw = await asyncio.open_connection(sock=a)
     server_rw = await asyncio.open_connection(sock=b)
     config = SmuxConfig(version=version, keep_alive_disabled=True)
-    client = Session.client(*client_rw, config)
-    server = Session.server(*server_rw, config)
+    client = MuxSession.client(*client_rw, config)
+    server = MuxSession.server(*server_rw, config)
     try:
         block = bytes(chunk)
         per_stream = total // streams // chunk

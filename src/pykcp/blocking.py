@@ -28,7 +28,7 @@ from pykcp.core.errors import KCPTimeoutError
 from pykcp.core.session import Address
 from pykcp.core.snmp import Snmp
 
-__all__ = ["KCPConnection", "KCPListener", "dial", "io_loop", "listen"]
+__all__ = ["BlockingConnection", "BlockingListener", "dial", "io_loop", "listen"]
 
 T = TypeVar("T")
 
@@ -113,7 +113,7 @@ def io_loop() -> asyncio.AbstractEventLoop:
 _UNSET: Any = object()
 
 
-class KCPConnection:
+class BlockingConnection:
     """A blocking KCP session with a socket-like interface (see :func:`dial`).
 
     KCP has no FIN: ``recv`` never returns ``b""`` because the peer hung up. It raises
@@ -174,7 +174,9 @@ class KCPConnection:
 
     def recv(self, bufsize: int) -> bytes:
         """Up to *bufsize* bytes, waiting until some arrive."""
-        if bufsize <= 0:
+        if bufsize < 0:
+            raise ValueError("negative buffersize in recv")
+        if bufsize == 0:
             return b""
         return self._run(lambda: self._session.read(bufsize))
 
@@ -263,18 +265,18 @@ class KCPConnection:
 
         self._io.call(shut)
 
-    def __enter__(self) -> KCPConnection:
+    def __enter__(self) -> BlockingConnection:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def __repr__(self) -> str:
-        return f"<pykcp.blocking.KCPConnection conv={self.conv:#010x}>"
+        return f"<pykcp.blocking.BlockingConnection conv={self.conv:#010x}>"
 
 
 class _RawConnectionIO(io.RawIOBase):
-    def __init__(self, conn: KCPConnection, reading: bool, writing: bool) -> None:
+    def __init__(self, conn: BlockingConnection, reading: bool, writing: bool) -> None:
         super().__init__()
         self._conn = conn
         self._reading = reading
@@ -293,7 +295,7 @@ class _RawConnectionIO(io.RawIOBase):
         return self._conn.send(data)
 
 
-class KCPListener:
+class BlockingListener:
     """A blocking listener (see :func:`listen`)."""
 
     def __init__(self, listener: aio.KCPListener, io_thread: _IOThread) -> None:
@@ -316,10 +318,10 @@ class KCPListener:
     def snmp(self) -> Snmp:
         return self._listener.snmp
 
-    def accept(self, timeout: float | None = None) -> KCPConnection:
+    def accept(self, timeout: float | None = None) -> BlockingConnection:
         """The next new session (waits up to *timeout* seconds; None: forever)."""
         session = self._io.run(self._listener.accept, timeout)
-        return KCPConnection(session, self._io, None)
+        return BlockingConnection(session, self._io, None)
 
     def close(self) -> None:
         """Close the listener and its sessions (idempotent)."""
@@ -333,7 +335,7 @@ class KCPListener:
 
         self._io.call(shut)
 
-    def __enter__(self) -> KCPListener:
+    def __enter__(self) -> BlockingListener:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -347,11 +349,11 @@ def dial(
     *,
     local_addr: tuple[str, int] | None = None,
     sock: socket.socket | None = None,
-) -> KCPConnection:
+) -> BlockingConnection:
     """Open a client session; *timeout* becomes the connection's default (settimeout)."""
     io_thread = _io_thread()
     session = io_thread.run(lambda: aio.dial(addr, config, local_addr=local_addr, sock=sock))
-    return KCPConnection(session, io_thread, timeout)
+    return BlockingConnection(session, io_thread, timeout)
 
 
 def listen(
@@ -360,8 +362,8 @@ def listen(
     *,
     sock: socket.socket | None = None,
     reuse_port: bool = False,
-) -> KCPListener:
+) -> BlockingListener:
     """Listen for KCP sessions on *addr* (or over an existing UDP socket)."""
     io_thread = _io_thread()
     listener = io_thread.run(lambda: aio.listen(addr, config, sock=sock, reuse_port=reuse_port))
-    return KCPListener(listener, io_thread)
+    return BlockingListener(listener, io_thread)

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from pykcp.core.fec import FEC_HEADER_SIZE_PLUS2, TYPE_DATA, FECDecoder, FECEncoder
+from pykcp.core.fec import FECDecoder, FECEncoder
 from pykcp.core.snmp import Snmp
+from pykcp.core.wire import FEC_OVERHEAD, TYPE_DATA
 
 pytestmark = pytest.mark.interop
 
@@ -88,7 +89,7 @@ def test_kcp_go_stream_is_reproduced_and_rebuilt(gopeer: Path, layout: tuple[int
     ours: list[bytes] = []
     for packet in packets:
         if packet[4] == TYPE_DATA:
-            ours.extend(encoder.encode(packet[FEC_HEADER_SIZE_PLUS2:], 0))
+            ours.extend(encoder.encode(packet[FEC_OVERHEAD:], 0))
     assert ours == packets
 
     # Withhold as many data packets per group as there are parity packets (at rotating
@@ -101,7 +102,7 @@ def test_kcp_go_stream_is_reproduced_and_rebuilt(gopeer: Path, layout: tuple[int
         group, index = divmod(int.from_bytes(packet[:4], "little"), n)
         losses = {(group + k) % data_shards for k in range(min(parity_shards, data_shards))}
         if index < data_shards and index in losses:
-            withheld.append(packet[FEC_HEADER_SIZE_PLUS2:])
+            withheld.append(packet[FEC_OVERHEAD:])
             continue
         rebuilt.extend(decoder.decode(packet))
     assert rebuilt == withheld
@@ -118,7 +119,7 @@ def test_lazy_decoder_tunes_to_kcp_go_layout(gopeer: Path) -> None:
     for packet in packets:
         group, index = divmod(int.from_bytes(packet[:4], "little"), 5)
         if group >= 4 and index == group % 3:
-            withheld.append(packet[FEC_HEADER_SIZE_PLUS2:])
+            withheld.append(packet[FEC_OVERHEAD:])
             continue
         rebuilt.extend(decoder.decode(packet))
     assert (decoder.data_shards, decoder.parity_shards) == (3, 2)

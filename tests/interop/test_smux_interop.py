@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pykcp.smux import INITIAL_PEER_WINDOW, Session, SmuxConfig, StreamResetError
+from pykcp.smux import INITIAL_PEER_WINDOW, MuxSession, SmuxConfig, StreamResetError
 from tests.helpers import go_process, run
 
 pytestmark = pytest.mark.interop
@@ -32,14 +32,14 @@ async def finish(proc: asyncio.subprocess.Process) -> str:
 
 async def connect_to_go_server(
     gopeer: Path, version: int, mode: str, config: SmuxConfig, *extra: str
-) -> AsyncIterator[tuple[asyncio.subprocess.Process, Session]]:
+) -> AsyncIterator[tuple[asyncio.subprocess.Process, MuxSession]]:
     async with go_process(
         gopeer, "smux-server", "-version", str(version), "-mode", mode, *extra
     ) as proc:
         assert proc.stdout is not None
         host, port = (await proc.stdout.readline()).decode().strip().rsplit(":", 1)
         reader, writer = await asyncio.open_connection(host, int(port))
-        session = Session.client(reader, writer, config)
+        session = MuxSession.client(reader, writer, config)
         try:
             yield proc, session
         finally:
@@ -50,7 +50,7 @@ async def connect_to_go_server(
 go_server = contextlib.asynccontextmanager(connect_to_go_server)
 
 
-async def echo_through(session: Session, seed: int, max_size: int) -> None:
+async def echo_through(session: MuxSession, seed: int, max_size: int) -> None:
     reader, writer = await session.open_stream()
     rng = random.Random(seed)
     data = rng.randbytes(rng.randrange(max_size + 1))
@@ -111,7 +111,7 @@ async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> No
     await writer.wait_closed()
 
 
-async def serve(session: Session, handler: Handler) -> int:
+async def serve(session: MuxSession, handler: Handler) -> int:
     served = 0
     async with asyncio.TaskGroup() as group:
         while True:
@@ -125,12 +125,12 @@ async def serve(session: Session, handler: Handler) -> int:
 
 async def go_client_against_python_server(
     gopeer: Path, config: SmuxConfig, *go_args: str, handler: Handler = echo
-) -> tuple[str, int, Session]:
-    sessions: list[Session] = []
+) -> tuple[str, int, MuxSession]:
+    sessions: list[MuxSession] = []
     served: list[asyncio.Task[int]] = []
 
     async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        session = Session.server(reader, writer, config)
+        session = MuxSession.server(reader, writer, config)
         sessions.append(session)
         served.append(asyncio.create_task(serve(session, handler)))
 

@@ -10,17 +10,13 @@ from __future__ import annotations
 import dataclasses
 import functools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
+from pykcp.core.crypt import CIPHER_NAMES, AEADCrypt, BlockCrypt, derive_key, new_crypt
 from pykcp.core.errors import ConfigError
+from pykcp.core.wire import MTU_LIMIT
 
-if TYPE_CHECKING:
-    from pykcp.core.crypt import AEADCrypt, BlockCrypt
-
-__all__ = ["MTU_LIMIT", "PRESETS", "Config"]
-
-# kcp-go's receive buffer size: a longer datagram would be truncated, so no MTU may exceed it.
-MTU_LIMIT: Final = 1500
+__all__ = ["PRESETS", "Config"]
 # Below this a datagram cannot hold the crypto + FEC headers and one KCP segment header.
 MIN_MTU: Final = 50
 
@@ -104,8 +100,6 @@ class Config:
                 raise TypeError(f"key must be str or bytes-like, got {type(key).__name__}")
             object.__setattr__(self, "key", bytes(key))
         if isinstance(self.crypt, str):
-            from pykcp.core.crypt import CIPHER_NAMES
-
             if self.crypt not in CIPHER_NAMES:
                 raise ConfigError(
                     f"unknown cipher {self.crypt!r}; choose one of {list(CIPHER_NAMES)}"
@@ -180,8 +174,6 @@ class Config:
             return None
         if not isinstance(self.crypt, str):
             return self.crypt
-        from pykcp.core.crypt import derive_key, new_crypt
-
         if self.crypt == "null":
             return None
         key = self.key

@@ -1,6 +1,6 @@
 """kcp-go's forward error correction layer (sans-IO): FEC framing, encoder, decoder, OOB codec.
 
-Wire format (fec.md §1), all little-endian, inside the crypto layer::
+Wire format (protocol.md §3.1, §4), all little-endian, inside the crypto layer::
 
     data   : seqid u32 | F1 00 | size u16 | KCP bytes        size = len(KCP bytes) + 2
     parity : seqid u32 | F2 00 | Reed-Solomon parity of the group's padded shards
@@ -26,17 +26,21 @@ from typing import Final
 from pykcp.core.errors import ConfigError
 from pykcp.core.reedsolomon import MAX_TOTAL_SHARDS, ReedSolomon, get_codec
 from pykcp.core.snmp import Snmp
+from pykcp.core.wire import (
+    FEC_HEADER_SIZE,
+    FEC_OVERHEAD,
+    MTU_LIMIT,
+    OOB_HEADER_SIZE,
+    OOB_SEQID,
+    TYPE_DATA,
+    TYPE_OOB,
+    TYPE_PARITY,
+    diff32,
+)
 
 __all__ = [
-    "FEC_HEADER_SIZE",
-    "FEC_HEADER_SIZE_PLUS2",
     "MAX_FEC_ENCODE_LATENCY",
     "MAX_SHARD_SETS",
-    "MTU_LIMIT",
-    "OOB_SEQID",
-    "TYPE_DATA",
-    "TYPE_OOB",
-    "TYPE_PARITY",
     "AutoTune",
     "FECDecoder",
     "FECEncoder",
@@ -45,22 +49,12 @@ __all__ = [
     "paws",
 ]
 
-FEC_HEADER_SIZE: Final = 6
-FEC_HEADER_SIZE_PLUS2: Final = 8
-TYPE_DATA: Final = 0xF1
-TYPE_PARITY: Final = 0xF2
-TYPE_OOB: Final = 0xF3
-OOB_SEQID: Final = 0xFFFFFFFF
-OOB_HEADER_SIZE: Final = FEC_HEADER_SIZE_PLUS2 + 4  # + conv
 
 MAX_FEC_ENCODE_LATENCY: Final = 500
 """ms: latest kcp-go sends no parity for a group whose last two data packets are this far apart."""
 
 MAX_SHARD_SETS: Final = 3
 """Groups more than this many groups behind the newest one are dropped (kcp-go maxShardSets)."""
-
-MTU_LIMIT: Final = 1500
-"""kcp-go's receive buffer: no FEC packet it can receive is longer."""
 
 AUTOTUNE_SAMPLES: Final = 258
 
@@ -76,12 +70,6 @@ def paws(shard_count: int) -> int:
     return 0xFFFFFFFF // shard_count * shard_count
 
 
-def _itimediff(later: int, earlier: int) -> int:
-    """Signed 32-bit difference of two u32 values."""
-    diff = (later - earlier) & _U32
-    return diff - 0x1_0000_0000 if diff & 0x8000_0000 else diff
-
-
 def _check_shards(data_shards: int, parity_shards: int) -> None:
     if data_shards < 1 or parity_shards < 1:
         raise ConfigError(
@@ -94,9 +82,9 @@ def _check_shards(data_shards: int, parity_shards: int) -> None:
 class FECEncoder:
     """Adds the FEC header to each KCP datagram and emits parity after every group.
 
-    ``max_latency_ms`` is latest kcp-go's parity skip (fec.md §4): a group whose last two data
-    packets are that far apart gets no parity, its parity seqids are skipped. ``None`` never
-    skips, as kcp-go 5.6.1.
+    ``max_latency_ms`` is latest kcp-go's parity skip (protocol.md §3.4): a group whose last
+    two data packets are that far apart gets no parity, its parity seqids are skipped.
+    ``None`` never skips, as kcp-go 5.6.1.
     """
 
     __slots__ = (
@@ -314,7 +302,7 @@ class FECDecoder:
     def decode(self, packet: bytes | bytearray | memoryview) -> list[bytes]:
         """Feed one F1/F2 packet; returns the KCP payloads rebuilt thanks to it (maybe none)."""
         length = len(packet)
-        if length < FEC_HEADER_SIZE_PLUS2 or length > MTU_LIMIT:
+        if length < FEC_OVERHEAD or length > MTU_LIMIT:
             self.snmp.InErrs += 1
             return []
         seqid, flag = _unpack_fec_header(packet)
@@ -357,11 +345,11 @@ class FECDecoder:
 
         newest = self._newest
         if group_id != newest:
-            if newest is None or _itimediff(group_id * n, newest * n) > 0:
+            if newest is None or diff32(group_id * n, newest * n) > 0:
                 self._newest = group_id
                 self.snmp.FECShardMin = group_id
                 self._discard_old()
-            elif not 0 <= _itimediff(newest * n, group_id * n) <= MAX_SHARD_SETS * n:
+            elif not 0 <= diff32(newest * n, group_id * n) <= MAX_SHARD_SETS * n:
                 # A straggler behind the window: kcp-go creates its group and drops it at once.
                 self._drop(group_id)
         return recovered
@@ -398,7 +386,7 @@ class FECDecoder:
         assert newest is not None
         n = self.shard_count
         horizon = MAX_SHARD_SETS * n
-        stale = [g for g in self._groups if not 0 <= _itimediff(newest * n, g * n) <= horizon]
+        stale = [g for g in self._groups if not 0 <= diff32(newest * n, g * n) <= horizon]
         for group_id in stale:
             self._drop(group_id)
         self.snmp.FECShardSet = len(self._groups)

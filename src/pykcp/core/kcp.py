@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from itertools import islice
 
 from pykcp.core.snmp import Snmp
+from pykcp.core.wire import KCP_OVERHEAD, diff32
 
 __all__ = [
     "ASK_SEND",
@@ -51,7 +52,7 @@ WND_SND = 32
 WND_RCV = 32
 MTU_DEF = 1400
 INTERVAL = 100
-OVERHEAD = 24
+OVERHEAD = KCP_OVERHEAD
 DEADLINK = 20
 THRESH_INIT = 2
 THRESH_MIN = 2
@@ -71,11 +72,6 @@ _M32 = 0xFFFFFFFF
 _HALF = 0x80000000
 _DEAD = 0xFFFFFFFF
 _FASTACK_LOCKED = 0xFFFFFFFF  # latest kcp-go: no further fast/early retransmit until an RTO
-
-
-def _diff(later: int, earlier: int) -> int:
-    """Signed 32-bit difference ``later - earlier`` of two wrapping u32 values."""
-    return ((later - earlier + _HALF) & _M32) - _HALF
 
 
 class Segment:
@@ -374,6 +370,10 @@ class KCP:
             queue.append(rcv_buf.pop(rcv_nxt))
             rcv_nxt = (rcv_nxt + 1) & _M32
         self.rcv_nxt = rcv_nxt
+
+    def has_output(self) -> bool:
+        """True when datagrams wait for :meth:`take_output`."""
+        return bool(self._output)
 
     def take_output(self) -> list[bytes]:
         """Datagrams produced since the last call, oldest first (each at most ``mtu`` bytes)."""
@@ -863,13 +863,13 @@ class KCP:
         if not self.updated:
             self.updated = True
             self.ts_flush = now
-        slap = _diff(now, self.ts_flush)
+        slap = diff32(now, self.ts_flush)
         if slap >= 10000 or slap < -10000:
             self.ts_flush = now
             slap = 0
         if slap >= 0:
             self.ts_flush = (self.ts_flush + self.interval) & _M32
-            if _diff(now, self.ts_flush) >= 0:
+            if diff32(now, self.ts_flush) >= 0:
                 self.ts_flush = (now + self.interval) & _M32
             self.flush(now)
 
@@ -879,15 +879,15 @@ class KCP:
         if not self.updated:
             return now
         ts_flush = self.ts_flush
-        slap = _diff(now, ts_flush)
+        slap = diff32(now, ts_flush)
         if slap >= 10000 or slap < -10000:
             ts_flush = now
-        if _diff(now, ts_flush) >= 0:
+        if diff32(now, ts_flush) >= 0:
             return now
-        tm_flush = _diff(ts_flush, now)
+        tm_flush = diff32(ts_flush, now)
         tm_packet = 0x7FFFFFFF
         for seg in self.snd_buf:
-            delay = _diff(seg.resendts, now)
+            delay = diff32(seg.resendts, now)
             if delay <= 0:
                 return now
             tm_packet = min(tm_packet, delay)

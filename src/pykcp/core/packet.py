@@ -1,4 +1,4 @@
-"""Crypto framing of a datagram, as kcp-go's sessions do it (session.md §1-4, crypto.md §2, §9).
+"""Crypto framing of a datagram, as kcp-go's sessions do it (protocol.md §2.2, §2.5, §2.8).
 
 * no crypt (``None``): the payload as is.
 * CFB family (any :class:`~pykcp.core.crypt.BlockCrypt`, including "none"):
@@ -20,18 +20,14 @@ import zlib
 from collections import deque
 from collections.abc import Callable
 from functools import partial
-from typing import Final
 
 from cryptography.exceptions import InvalidTag
 
 from pykcp.core.crypt import AEADCrypt, BlockCrypt, Buffer
 from pykcp.core.snmp import Snmp
+from pykcp.core.wire import CFB_HEADER_SIZE, CRC_SIZE, NONCE_SIZE
 
-__all__ = ["CFB_HEADER_SIZE", "CRC_SIZE", "NONCE_SIZE", "CryptoCodec", "NonceSource"]
-
-NONCE_SIZE: Final = 16
-CRC_SIZE: Final = 4
-CFB_HEADER_SIZE: Final = NONCE_SIZE + CRC_SIZE
+__all__ = ["CryptoCodec", "NonceSource"]
 
 _sources: weakref.WeakSet[NonceSource] = weakref.WeakSet()
 

@@ -3,7 +3,7 @@
 kcp-go's FEC uses ``reedsolomon.New(dataShards, parityShards)``: field GF(2^8) with reduction
 polynomial 0x11D, and the encoding matrix built from a Vandermonde matrix ``V[r][c] = r**c``
 made systematic (``V x inverse(top k rows of V)``). Parity bytes must match it byte for byte,
-so this module builds exactly that matrix (fec.md §3).
+so this module builds exactly that matrix (protocol.md §3.3).
 
 Speed comes from C-backed builtins, without numpy. A shard is turned into one ``int``
 (``int.from_bytes(..., "little")``), so adding shards is a single big-int XOR and zero padding
@@ -18,7 +18,7 @@ XORs that build the ``S_b`` are shared between outputs by a greedy common-subexp
 
 from __future__ import annotations
 
-import threading
+import contextlib
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
@@ -422,7 +422,6 @@ class ReedSolomon:
     __slots__ = (
         "_decoders",
         "_encoder",
-        "_lock",
         "data_shards",
         "matrix",
         "parity_shards",
@@ -444,7 +443,6 @@ class ReedSolomon:
         # Inverted sub-matrices by erasure pattern; bounded because a hostile peer can make
         # up patterns at will.
         self._decoders: OrderedDict[tuple[int, ...], _Combiner] = OrderedDict()
-        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"ReedSolomon({self.data_shards}, {self.parity_shards})"
@@ -515,17 +513,20 @@ class ReedSolomon:
 
     def _decoder(self, chosen: tuple[int, ...], missing: tuple[int, ...]) -> _Combiner:
         cache = self._decoders
-        # Codecs are shared (get_codec) by sessions that may live in different threads.
-        with self._lock:
-            combiner = cache.get(chosen)
-            if combiner is not None:
+        # Codecs are shared (get_codec) by sessions that may live in different threads. Each
+        # dict operation below is atomic, and losing a race only costs a cache entry: another
+        # thread may evict the entry between get() and move_to_end(), or two threads may
+        # build the same combiner.
+        combiner = cache.get(chosen)
+        if combiner is not None:
+            with contextlib.suppress(KeyError):
                 cache.move_to_end(chosen)
-                return combiner
+            return combiner
         inverse = _invert([self.matrix[i] for i in chosen])
         combiner = _Combiner([inverse[i] for i in missing])
-        with self._lock:
-            cache[chosen] = combiner
-            if len(cache) > _DECODE_CACHE_SIZE:
+        cache[chosen] = combiner
+        while len(cache) > _DECODE_CACHE_SIZE:
+            with contextlib.suppress(KeyError):
                 cache.popitem(last=False)
         return combiner
 

@@ -1,197 +1,47 @@
-"""Stream multiplexing over one reliable byte stream, wire-compatible with xtaci/smux 1.5.x.
-
-kcptun (20210922, smux 1.5.16) runs many TCP connections through one KCP session with smux.
-This module speaks the same protocol over any asyncio byte stream (a ``StreamReader`` /
-``StreamWriter`` pair: TCP, a pykcp session, a socketpair...), so it works on its own.
-
-Wire format: every frame starts with an 8-byte header ``version u8 | cmd u8 | length u16 LE |
-stream id u32 LE``. ``PSH`` carries ``length`` bytes of stream data, ``UPD`` (version 2 only)
-carries ``consumed u32 LE | window u32 LE``; ``SYN``, ``FIN`` and ``NOP`` carry nothing (smux
-reads no payload for them whatever ``length`` says, and so does this module).
-
-Behaviour follows smux 1.5.16 where a peer could notice the difference:
-
-- A client allocates odd stream ids starting at 3, a server even ids starting at 2 (the counter
-  starts at 1 / 0 and is bumped before use). When ids run out :class:`SmuxGoAwayError` is raised.
-- ``FIN`` means "I will send no more". smux has no half-close call: ``Stream.Close`` sends FIN and
-  forgets the stream, so later data for it is dropped. Here ``writer.write_eof()`` sends FIN and
-  keeps reading (the peer can still answer), ``writer.close()`` flushes what was written, sends
-  FIN and drops whatever arrives afterwards.
-- Version 1 bounds the whole session: once ``max_receive_buffer`` bytes wait unread, the session
-  stops reading the connection (every stream stalls). Version 2 adds a per-stream window: the
-  receiver sends ``UPD(consumed, max_stream_buffer)`` on its first read and then every
-  ``max_stream_buffer / 2`` bytes read, and the sender keeps ``written - consumed`` below the
-  peer's window (262144 bytes until the first UPD).
-- In version 2, when the peer has sent FIN and the window is exhausted, smux gives up on the
-  write. So does this module (:class:`StreamResetError`), unless the peer sent an UPD after its
-  FIN: this module does that on ``write_eof()`` to say "still reading", which keeps half-closed
-  request/response exchanges between two pykcp peers working. smux ignores the extra UPD.
-- Keepalive: a NOP every ``keep_alive_interval``; every ``keep_alive_timeout`` the session checks
-  that some frame arrived since the last check, and closes with
-  :class:`SmuxKeepAliveTimeoutError` if none did (unless it has stopped reading because the
-  receive buffer is full).
-- A frame with the wrong version or an unknown command is a protocol error. smux stops reading
-  and reports the error to every reader; this module closes the session with
-  :class:`SmuxProtocolError`.
-"""
+"""One smux session over an asyncio byte stream, and its streams (frame.py has the wire)."""
 
 from __future__ import annotations
 
 import asyncio
 import collections
 import contextlib
-import struct
-from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
-from pykcp.core.errors import (
-    ConfigError,
-    KCPError,
-    KCPTimeoutError,
-    PeerGoneError,
-    SessionClosedError,
+from pykcp.core.errors import SessionClosedError
+from pykcp.core.wire import diff32
+from pykcp.smux.frame import (
+    ACCEPT_BACKLOG,
+    CMD_FIN,
+    CMD_NOP,
+    CMD_PSH,
+    CMD_SYN,
+    CMD_UPD,
+    HEADER,
+    HEADER_SIZE,
+    INITIAL_PEER_WINDOW,
+    UPDATE,
+    UPDATE_SIZE,
+    SmuxConfig,
+    SmuxGoAwayError,
+    SmuxKeepAliveTimeoutError,
+    SmuxProtocolError,
+    StreamResetError,
+    encode_frame,
 )
 
-__all__ = [
-    "ACCEPT_BACKLOG",
-    "CMD_FIN",
-    "CMD_NOP",
-    "CMD_PSH",
-    "CMD_SYN",
-    "CMD_UPD",
-    "HEADER_SIZE",
-    "INITIAL_PEER_WINDOW",
-    "UPDATE_SIZE",
-    "FrameHeader",
-    "Session",
-    "SmuxConfig",
-    "SmuxGoAwayError",
-    "SmuxKeepAliveTimeoutError",
-    "SmuxProtocolError",
-    "StreamResetError",
-    "decode_header",
-    "decode_update",
-    "encode_frame",
-    "encode_update",
-]
+__all__ = ["MuxSession"]
 
-CMD_SYN = 0
-"""Open a stream."""
-CMD_FIN = 1
-"""The sender will send no more data on the stream."""
-CMD_PSH = 2
-"""Stream data."""
-CMD_NOP = 3
-"""Keepalive; carries nothing."""
-CMD_UPD = 4
-"""Version 2 window update: ``consumed u32 | window u32``."""
-
-HEADER_SIZE = 8
-UPDATE_SIZE = 8
-INITIAL_PEER_WINDOW = 262144
-"""smux's guess of the peer's window before its first UPD arrives."""
-ACCEPT_BACKLOG = 1024
-"""Streams opened by the peer and not yet accepted; beyond it the session stops reading."""
-
-_HEADER = struct.Struct("<BBHI")
-_UPDATE = struct.Struct("<II")
-_U32 = 0xFFFFFFFF
 _STREAM_READER_LIMIT = 2**16  # asyncio's default
+_U32 = 0xFFFFFFFF
 _SEND_BATCH = 256 * 1024  # bytes handed to the connection before awaiting its drain()
-
-
-class SmuxProtocolError(KCPError, ConnectionError):
-    """The peer sent something smux does not allow (bad version, unknown command, truncated
-    frame, a window update acknowledging unsent data)."""
-
-
-class SmuxGoAwayError(KCPError, ConnectionError):
-    """Stream ids are exhausted on this session; open a new one (smux's ErrGoAway)."""
-
-
-class SmuxKeepAliveTimeoutError(PeerGoneError, KCPTimeoutError):
-    """No frame arrived within ``keep_alive_timeout``."""
-
-
-class StreamResetError(KCPError, ConnectionResetError):
-    """The peer closed the stream while written data was still waiting for window."""
-
-
-@dataclass
-class SmuxConfig:
-    """smux's ``Config`` with its defaults; durations are in seconds.
-
-    Both ends must use the same ``version``; the other options are local.
-    """
-
-    version: int = 1
-    keep_alive_disabled: bool = False
-    keep_alive_interval: float = 10.0
-    keep_alive_timeout: float = 30.0
-    max_frame_size: int = 32768
-    max_receive_buffer: int = 4194304
-    max_stream_buffer: int = 65536
-
-    def verify(self) -> None:
-        """Raise :class:`~pykcp.core.errors.ConfigError` where smux's VerifyConfig would."""
-        if self.version not in (1, 2):
-            raise ConfigError(f"unsupported smux protocol version {self.version}")
-        if not self.keep_alive_disabled:
-            if self.keep_alive_interval <= 0:
-                raise ConfigError("keep-alive interval must be positive")
-            if self.keep_alive_timeout < self.keep_alive_interval:
-                raise ConfigError("keep-alive timeout must be larger than keep-alive interval")
-        if self.max_frame_size <= 0:
-            raise ConfigError("max frame size must be positive")
-        if self.max_frame_size > 65535:
-            raise ConfigError("max frame size must not be larger than 65535")
-        if self.max_receive_buffer <= 0:
-            raise ConfigError("max receive buffer must be positive")
-        if self.max_stream_buffer <= 0:
-            raise ConfigError("max stream buffer must be positive")
-        if self.max_stream_buffer > self.max_receive_buffer:
-            raise ConfigError("max stream buffer must not be larger than max receive buffer")
-        if self.max_stream_buffer > 0x7FFFFFFF:
-            raise ConfigError("max stream buffer cannot be larger than 2147483647")
-
-
-class FrameHeader(NamedTuple):
-    """A decoded 8-byte frame header."""
-
-    version: int
-    cmd: int
-    length: int
-    stream_id: int
-
-
-def encode_frame(version: int, cmd: int, stream_id: int, payload: bytes = b"") -> bytes:
-    """One frame: header followed by ``payload`` (at most 65535 bytes)."""
-    return _HEADER.pack(version, cmd, len(payload), stream_id) + payload
-
-
-def decode_header(data: bytes | bytearray | memoryview) -> FrameHeader:
-    """Decode the first 8 bytes of ``data`` (which must hold at least that many)."""
-    return FrameHeader(*_HEADER.unpack_from(data))
-
-
-def encode_update(consumed: int, window: int) -> bytes:
-    """Payload of a version 2 UPD frame."""
-    return _UPDATE.pack(consumed & _U32, window & _U32)
-
-
-def decode_update(data: bytes | bytearray | memoryview) -> tuple[int, int]:
-    """``(consumed, window)`` from an UPD payload."""
-    consumed, window = _UPDATE.unpack_from(data)
-    return consumed, window
 
 
 def _int32(value: int) -> int:
     """The signed reading of a wrapping u32 (smux does its window arithmetic this way)."""
-    value &= _U32
-    return value - 0x100000000 if value & 0x80000000 else value
+    return diff32(value, 0)
 
 
-class Session:
+class MuxSession:
     """One smux session over an asyncio byte stream.
 
     Create it with :meth:`client` or :meth:`server` from inside a running event loop; it owns
@@ -253,7 +103,7 @@ class Session:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         config: SmuxConfig | None = None,
-    ) -> Session:
+    ) -> MuxSession:
         """The client end (odd stream ids), like ``smux.Client``."""
         return cls(reader, writer, config, client=True)
 
@@ -263,7 +113,7 @@ class Session:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         config: SmuxConfig | None = None,
-    ) -> Session:
+    ) -> MuxSession:
         """The server end (even stream ids), like ``smux.Server``."""
         return cls(reader, writer, config, client=False)
 
@@ -333,7 +183,7 @@ class Session:
         with contextlib.suppress(Exception):
             await self._writer.wait_closed()
 
-    async def __aenter__(self) -> Session:
+    async def __aenter__(self) -> MuxSession:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -455,7 +305,7 @@ class Session:
                     self._fail(SessionClosedError("smux: the connection was closed by the peer"))
                     return
                 self._data_ready = True
-                ver, cmd, length, stream_id = _HEADER.unpack(header)
+                ver, cmd, length, stream_id = HEADER.unpack(header)
                 if ver != version:
                     self._fail(
                         SmuxProtocolError(
@@ -491,7 +341,7 @@ class Session:
                     payload = await reader.readexactly(UPDATE_SIZE)
                     stream = streams.get(stream_id)
                     if stream is not None and version == 2:
-                        stream._on_update(*_UPDATE.unpack(payload))
+                        stream._on_update(*UPDATE.unpack(payload))
                 else:
                     self._fail(SmuxProtocolError(f"smux: unknown command {cmd}"))
                     return
@@ -572,7 +422,7 @@ class _StreamTransport(asyncio.Transport):
     """One smux stream seen as an asyncio transport, feeding a StreamReaderProtocol."""
 
     def __init__(
-        self, session: Session, stream_id: int, protocol: asyncio.StreamReaderProtocol
+        self, session: MuxSession, stream_id: int, protocol: asyncio.StreamReaderProtocol
     ) -> None:
         super().__init__()
         self.stream_id = stream_id
@@ -744,13 +594,13 @@ class _StreamTransport(asyncio.Transport):
                 chunk = bytes(view[:n])
             del self._send_buffer[:n]
             self._num_written = (self._num_written + n) & _U32
-            parts.append(_HEADER.pack(version, CMD_PSH, n, self.stream_id))
+            parts.append(HEADER.pack(version, CMD_PSH, n, self.stream_id))
             parts.append(chunk)
             self._maybe_resume_protocol()
             return HEADER_SIZE + n
         if self._eof_requested and not self._fin_sent:
             self._fin_sent = True
-            parts.append(_HEADER.pack(version, CMD_FIN, 0, self.stream_id))
+            parts.append(HEADER.pack(version, CMD_FIN, 0, self.stream_id))
             size = HEADER_SIZE
             if self._closing:
                 self._finish(None)
@@ -762,7 +612,7 @@ class _StreamTransport(asyncio.Transport):
         return 0
 
     def _update_frame(self) -> bytes:
-        return _HEADER.pack(self._version, CMD_UPD, UPDATE_SIZE, self.stream_id) + _UPDATE.pack(
+        return HEADER.pack(self._version, CMD_UPD, UPDATE_SIZE, self.stream_id) + UPDATE.pack(
             self._num_read, self._stream_buffer & _U32
         )
 
@@ -783,7 +633,7 @@ class _StreamTransport(asyncio.Transport):
         self._send_buffer.clear()
         if not self._fin_sent:
             self._fin_sent = True
-            self._session._send_control(_HEADER.pack(self._version, CMD_FIN, 0, self.stream_id))
+            self._session._send_control(HEADER.pack(self._version, CMD_FIN, 0, self.stream_id))
         self._finish(exc)
 
     def _finish(self, exc: Exception | None) -> None:

@@ -30,11 +30,14 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from pykcp.aio import dial, listen
 from pykcp.core.config import Config
 from pykcp.core.crypt import CIPHER_NAMES, BlockCrypt, derive_key, new_crypt
-from pykcp.core.fec import FEC_HEADER_SIZE_PLUS2, FECDecoder, FECEncoder
+from pykcp.core.fec import FECDecoder, FECEncoder
 from pykcp.core.kcp import KCP, Segment
 from pykcp.core.packet import CryptoCodec
+from pykcp.core.wire import FEC_OVERHEAD
+from pykcp.tools.workload import run_client, serve_session
 
 __all__ = [
     "add_bench_arguments",
@@ -104,7 +107,7 @@ def crc32_mbps(iterations: int = 20000) -> float:
 
 def _fec_payloads(count: int, packet_size: int = DATAGRAM_SIZE) -> list[bytes]:
     pool = os.urandom(packet_size + 64)
-    size = packet_size - FEC_HEADER_SIZE_PLUS2
+    size = packet_size - FEC_OVERHEAD
     return [pool[i % 64 : i % 64 + size] for i in range(count)]
 
 
@@ -205,9 +208,6 @@ def _bench_config(workload: str) -> Config:
 
 
 async def _session_speed(workload: str, message: int, total: int) -> float:
-    from pykcp.aio import dial, listen
-    from pykcp.tools.workload import run_client, serve_session
-
     config = _bench_config(workload)
     listener = await listen(("127.0.0.1", 0), config)
     server_tasks: list[asyncio.Task[int]] = []

@@ -23,16 +23,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib
-import importlib.util
 import json
 import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
 
+from pykcp.aio import KCPSession, dial, listen
 from pykcp.core.config import Config
+from pykcp.core.crypt import CIPHER_NAMES
 from pykcp.core.errors import ConfigError
+from pykcp.tools.bench import add_bench_arguments, run_bench_command
+from pykcp.tools.demo import add_demo_arguments, run_demo_command
+from pykcp.tools.relay import LossyRelay
+from pykcp.tools.workload import run_client, serve_session
+from pykcp.tunnel import cli as tunnel_cli
 
 __all__ = ["build_parser", "config_from_args", "main", "parse_hostport"]
 
@@ -74,7 +79,6 @@ def _non_negative(text: str) -> int:
 
 def _add_session_flags(parser: argparse.ArgumentParser) -> None:
     """kcptun's session flags (same names, same defaults apart from the windows)."""
-    from pykcp.core.crypt import CIPHER_NAMES
 
     group = parser.add_argument_group("KCP session (kcptun's flags)")
     group.add_argument(
@@ -173,8 +177,6 @@ def config_from_args(args: argparse.Namespace, **extra: Any) -> Config:
 
 
 async def _serve(args: argparse.Namespace, config: Config | None) -> int:
-    from pykcp.aio import KCPSession, listen
-    from pykcp.tools.workload import serve_session
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -213,8 +215,6 @@ async def _serve(args: argparse.Namespace, config: Config | None) -> int:
 
 
 async def _client(args: argparse.Namespace, config: Config) -> dict[str, Any]:
-    from pykcp.aio import dial
-    from pykcp.tools.workload import run_client
 
     loop = asyncio.get_running_loop()
     session = await dial(args.remote, config)
@@ -263,19 +263,16 @@ def _cmd_client(args: argparse.Namespace, config: Config | None) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace, config: Config | None) -> int:
-    from pykcp.tools.demo import run_demo_command
 
     return run_demo_command(args)
 
 
 def _cmd_bench(args: argparse.Namespace, config: Config | None) -> int:
-    from pykcp.tools.bench import run_bench_command
 
     return run_bench_command(args)
 
 
 def _cmd_relay(args: argparse.Namespace, config: Config | None) -> int:
-    from pykcp.tools.relay import LossyRelay
 
     async def run() -> None:
         loop = asyncio.get_running_loop()
@@ -317,13 +314,6 @@ def _non_negative_float(text: str) -> float:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
     return value
-
-
-def _module_exists(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ImportError:  # the parent package is missing
-        return False
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -388,8 +378,6 @@ def build_parser() -> argparse.ArgumentParser:
     _add_session_flags(client)
     client.set_defaults(func=_cmd_client, needs_config=True)
 
-    from pykcp.tools.demo import add_demo_arguments
-
     demo = sub.add_parser(
         "demo",
         help="loopback demo: server and client through a lossy relay, with and without FEC",
@@ -398,8 +386,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_demo_arguments(demo)
     demo.set_defaults(func=_cmd_demo, needs_config=False)
-
-    from pykcp.tools.bench import add_bench_arguments
 
     bench = sub.add_parser(
         "bench",
@@ -434,17 +420,14 @@ def build_parser() -> argparse.ArgumentParser:
     relay.add_argument("--seed", type=int, default=1, help="random seed (1)")
     relay.set_defaults(func=_cmd_relay, needs_config=False)
 
-    # kcptun-compatible tunnel: wired in automatically once pykcp.tunnel.cli exists.
-    if _module_exists("pykcp.tunnel.cli"):
-        tunnel_cli: Any = importlib.import_module("pykcp.tunnel.cli")
-        tunnel = sub.add_parser(
-            "tunnel",
-            help="kcptun-compatible tunnel: 'tunnel client' / 'tunnel server'",
-            description="kcptun-compatible TCP tunnel over KCP (with SMUX).",
-        )
-        tunnel_sub = tunnel.add_subparsers(dest="tunnel_command", metavar="KIND")
-        tunnel_sub.required = True
-        tunnel_cli.add_subcommands(tunnel_sub)
+    tunnel = sub.add_parser(
+        "tunnel",
+        help="kcptun-compatible tunnel: 'tunnel client' / 'tunnel server'",
+        description="kcptun-compatible TCP tunnel over KCP (with SMUX).",
+    )
+    tunnel_sub = tunnel.add_subparsers(dest="tunnel_command", metavar="KIND")
+    tunnel_sub.required = True
+    tunnel_cli.add_subcommands(tunnel_sub)
     return parser
 
 
@@ -453,7 +436,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if "needs_config" not in vars(args):
-        # A subcommand another module added (the tunnel) takes only its arguments.
+        # The tunnel's subcommands take only their own arguments.
         foreign: int = args.func(args)
         return foreign
     config: Config | None = None

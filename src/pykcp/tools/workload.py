@@ -131,11 +131,11 @@ async def _read_available(session: KCPSession, limit: int) -> bytes:
     receive batch.
     """
     data = await session.read(limit)
-    if len(data) >= limit or not session.core.readable:
+    if len(data) >= limit or not session.readable:
         return data
     parts = [data]
     size = len(data)
-    while size < limit and session.core.readable:
+    while size < limit and session.readable:
         more = await session.read(limit - size)  # returns at once: a message is waiting
         parts.append(more)
         size += len(more)

@@ -37,7 +37,7 @@ SCAVENGE_PERIOD = 1.0
 
 @dataclass
 class _TimedSession:
-    session: smux.Session
+    session: smux.MuxSession
     expiry: float  # time.monotonic()
 
 
@@ -59,7 +59,7 @@ class TunnelClient(TaskOwner):
         self._slot_locks = [asyncio.Lock() for _ in range(config.conn)]
         self._rr = 0
         self._expiring: list[_TimedSession] = []
-        self._all_sessions: set[smux.Session] = set()
+        self._all_sessions: set[smux.MuxSession] = set()
         self._closed = False
 
     @property
@@ -70,7 +70,7 @@ class TunnelClient(TaskOwner):
         return address[0], address[1]
 
     @property
-    def sessions(self) -> list[smux.Session]:
+    def sessions(self) -> list[smux.MuxSession]:
         """The smux sessions currently in the round-robin slots."""
         return [slot.session for slot in self._slots if slot is not None]
 
@@ -133,7 +133,7 @@ class TunnelClient(TaskOwner):
         finally:
             writer.close()
 
-    async def _session_for(self, index: int) -> smux.Session:
+    async def _session_for(self, index: int) -> smux.MuxSession:
         async with self._slot_locks[index]:
             slot = self._slots[index]
             autoexpire = self.config.autoexpire
@@ -151,7 +151,7 @@ class TunnelClient(TaskOwner):
                     )
             return slot.session
 
-    async def _wait_session(self) -> smux.Session:
+    async def _wait_session(self) -> smux.MuxSession:
         while True:
             try:
                 return await self._create_session()
@@ -159,7 +159,7 @@ class TunnelClient(TaskOwner):
                 logger.info("re-connecting: %s", exc)
                 await asyncio.sleep(RECONNECT_DELAY)
 
-    async def _create_session(self) -> smux.Session:
+    async def _create_session(self) -> smux.MuxSession:
         config = self.config
         kcp_session = await dial(config.remoteaddr, self._kcp_config)
         session = open_mux(kcp_session, config, self._smux_config, client=True)
@@ -167,7 +167,7 @@ class TunnelClient(TaskOwner):
         self._spawn(self._forget_when_closed(session))
         return session
 
-    async def _forget_when_closed(self, session: smux.Session) -> None:
+    async def _forget_when_closed(self, session: smux.MuxSession) -> None:
         try:
             await session.wait_closed()
         finally:
@@ -175,7 +175,7 @@ class TunnelClient(TaskOwner):
 
     async def _handle(
         self,
-        session: smux.Session,
+        session: smux.MuxSession,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
     ) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, Self
 
 from pykcp import smux
-from pykcp.aio import KCPSession, KCPTransport
+from pykcp.aio import KCPSession
 from pykcp.core.errors import KCPError
 from pykcp.core.snmp import DEFAULT_SNMP, FIELDS_5_6_1
 from pykcp.tunnel.compress import SnappyProtocol
@@ -349,11 +349,11 @@ def kcp_stream(
     transport: asyncio.Transport
     if compress:
         snappy = SnappyProtocol(protocol)
-        KCPTransport(session, snappy)
+        session.attach_protocol(snappy)
         assert snappy.transport is not None
         transport = snappy.transport
     else:
-        transport = KCPTransport(session, protocol)
+        transport = session.attach_protocol(protocol)
     writer = asyncio.StreamWriter(transport, protocol, reader, loop)
     return reader, writer
 
@@ -364,7 +364,7 @@ def open_mux(
     smux_config: smux.SmuxConfig,
     *,
     client: bool,
-) -> smux.Session:
+) -> smux.MuxSession:
     """kcptun's layering on one KCP session: snappy framing (unless ``nocomp``), then smux as
     the client or the server end; logged the way kcptun logs it."""
     logger.info(
@@ -374,7 +374,7 @@ def open_mux(
         format_address(kcp_session.remote_address),
     )
     reader, writer = kcp_stream(kcp_session, compress=not config.nocomp)
-    make = smux.Session.client if client else smux.Session.server
+    make = smux.MuxSession.client if client else smux.MuxSession.server
     return make(reader, writer, smux_config)
 
 

@@ -27,7 +27,7 @@ class TunnelServer(TaskOwner):
         self.config = config
         self._smux_config = config.smux_config()
         self._listener: KCPListener | None = None
-        self._sessions: set[smux.Session] = set()
+        self._sessions: set[smux.MuxSession] = set()
         self._closed = False
 
     @property
@@ -38,7 +38,7 @@ class TunnelServer(TaskOwner):
         return address[0], address[1]
 
     @property
-    def sessions(self) -> frozenset[smux.Session]:
+    def sessions(self) -> frozenset[smux.MuxSession]:
         """The smux sessions currently served."""
         return frozenset(self._sessions)
 
@@ -119,7 +119,7 @@ class TunnelServer(TaskOwner):
 
     async def _handle_stream(
         self,
-        session: smux.Session,
+        session: smux.MuxSession,
         stream_reader: asyncio.StreamReader,
         stream_writer: asyncio.StreamWriter,
     ) -> None:

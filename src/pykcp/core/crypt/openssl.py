@@ -11,7 +11,8 @@ the packet layer skip even the reset (protocol.md §2.7).
 
 from __future__ import annotations
 
-import threading
+from collections import deque
+from typing import Any
 
 from cryptography.exceptions import InvalidTag, UnsupportedAlgorithm
 from cryptography.hazmat.decrepit.ciphers import algorithms as decrepit_algorithms
@@ -22,6 +23,7 @@ from cryptography.hazmat.primitives.ciphers.modes import ECB
 
 from pykcp.core.crypt.base import CFB_IV, BlockCrypt, Buffer, check_key, key_bytes
 from pykcp.core.errors import ConfigError
+from pykcp.core.wire import AEAD_NONCE_SIZE, AEAD_TAG_SIZE
 
 __all__ = [
     "AEADCrypt",
@@ -34,7 +36,13 @@ __all__ = [
 
 
 class _OpenSSLCFB(BlockCrypt):
-    """kcp-go CFB over a block cipher implemented by OpenSSL (through ``cryptography``)."""
+    """kcp-go CFB over a block cipher implemented by OpenSSL (through ``cryptography``).
+
+    A call runs several updates on one CFB context, so a context must not serve two calls at
+    once. Each kind of context sits in a pool: a call takes one (or makes one when every
+    context is busy in another thread) and puts it back afterwards, so one thread always
+    reuses the same context and threads never share one, without a lock.
+    """
 
     def __init__(self, algorithm: BlockCipherAlgorithm, name: str) -> None:
         self.name = name
@@ -43,60 +51,63 @@ class _OpenSSLCFB(BlockCrypt):
         self._iv = CFB_IV[:size]
         self._iv_int = int.from_bytes(self._iv, "little")
         self._algorithm = algorithm
-        self._ecb = Cipher(algorithm, ECB()).encryptor()
+        self._ecb = Cipher(algorithm, ECB()).encryptor()  # one update per use: no chain
         # Zero padding that completes a partial last block, by pad length.
         self._pads = tuple(bytes(n) for n in range(size))
         # Decryption input tail: the padding plus the ciphertext block IV, which leaves the
         # decryptor's next keystream block at E(IV) for the next datagram.
         self._decrypt_tails = tuple(bytes(n) + self._iv for n in range(size))
-        self._exact_lock = threading.Lock()
-        self._fast_lock = threading.Lock()
-        self._decrypt_lock = threading.Lock()
-        self._exact = self._cfb().encryptor()
-        self._fast = self._cfb().encryptor()
-        self._decryptor = self._cfb().decryptor()
+        self._exact: deque[Any] = deque()
+        self._fast: deque[Any] = deque()
+        self._decryptors: deque[Any] = deque()
 
-    def _cfb(self) -> Cipher[CFB]:
-        return Cipher(self._algorithm, CFB(self._iv))
+    def _encryptor(self, pool: deque[Any]) -> Any:
+        try:
+            return pool.pop()
+        except IndexError:
+            return Cipher(self._algorithm, CFB(self._iv)).encryptor()
 
     def encrypt(self, data: Buffer) -> bytes:
         size = self._block_size
-        with self._exact_lock:
-            try:
-                out = self._exact.update(data)
-                pad = -len(out) % size
-                if pad:
-                    last_block = out[len(out) - size + pad :] + self._exact.update(self._pads[pad])
-                elif out:
-                    last_block = out[-size:]
-                else:
-                    return out
-                # The context's next keystream block is R = E(last ciphertext block);
-                # feeding the plaintext IV xor R makes the ciphertext IV, so the next
-                # keystream block is E(IV) again: the state a fresh context starts in.
-                keystream = int.from_bytes(self._ecb.update(last_block), "little")
-                self._exact.update((keystream ^ self._iv_int).to_bytes(size, "little"))
-            except BaseException:
-                self._exact = self._cfb().encryptor()
-                raise
-        return out
+        context = self._encryptor(self._exact)
+        out = context.update(data)
+        pad = -len(out) % size
+        if pad:
+            last_block = out[len(out) - size + pad :] + context.update(self._pads[pad])
+        elif out:
+            last_block = out[-size:]
+        else:
+            self._exact.append(context)
+            return bytes(out)
+        # The context's next keystream block is R = E(last ciphertext block); feeding the
+        # plaintext IV xor R makes the ciphertext IV, so the next keystream block is E(IV)
+        # again: the state a fresh context starts in.
+        keystream = int.from_bytes(self._ecb.update(last_block), "little")
+        context.update((keystream ^ self._iv_int).to_bytes(size, "little"))
+        self._exact.append(context)  # (a call that raised leaves its context behind)
+        return bytes(out)
 
     def encrypt_nonced(self, *parts: Buffer) -> bytes:
-        data = b"".join(parts)
-        with self._fast_lock:
-            out = self._fast.update(data)
-            pad = -len(out) % self._block_size
-            if pad:
-                # Only block boundaries are valid starting points for the next datagram.
-                self._fast.update(self._pads[pad])
-        return out
+        context = self._encryptor(self._fast)
+        out = context.update(b"".join(parts))
+        pad = -len(out) % self._block_size
+        if pad:
+            # Only block boundaries are valid starting points for the next datagram.
+            context.update(self._pads[pad])
+        self._fast.append(context)
+        return bytes(out)
 
     def decrypt(self, data: Buffer) -> bytes:
-        with self._decrypt_lock:
-            out = self._decryptor.update(data)
-            if out:
-                self._decryptor.update(self._decrypt_tails[-len(out) % self._block_size])
-        return out
+        pool = self._decryptors
+        try:
+            context = pool.pop()
+        except IndexError:
+            context = Cipher(self._algorithm, CFB(self._iv)).decryptor()
+        out = context.update(data)
+        if out:
+            context.update(self._decrypt_tails[-len(out) % self._block_size])
+        pool.append(context)
+        return bytes(out)
 
 
 def _openssl_algorithm(name: str, algorithm: BlockCipherAlgorithm) -> BlockCipherAlgorithm:
@@ -160,8 +171,8 @@ class AEADCrypt:
     Not in kcp-go 5.6.1; the datagram is ``nonce || ciphertext || tag`` with no CRC.
     """
 
-    nonce_size: int = 12
-    overhead: int = 16
+    nonce_size: int = AEAD_NONCE_SIZE
+    overhead: int = AEAD_TAG_SIZE
 
     def __init__(self, key: bytes) -> None:
         key = check_key("AES-GCM", key, (16, 24, 32))

@@ -62,7 +62,7 @@ class Salsa20BlockCrypt(BlockCrypt):
     decrypt = encrypt
 
 
-# crypto.md §8: kcp-go's Salsa20 of the bytes 0..44 under the key 0..31.
+# kcp-go's Salsa20 of the bytes 0..44 under the key 0..31.
 _SALSA20_CHECK: Final = (
     "000102030405060726a40554145a27c1c663a1ba3cf142e037c25eb36781c6cd39c5ce378adce09b5f962f547a"
 )

@@ -20,7 +20,7 @@ from pykcp.smux import (
     CMD_PSH,
     CMD_SYN,
     CMD_UPD,
-    Session,
+    MuxSession,
     SmuxConfig,
     SmuxKeepAliveTimeoutError,
     SmuxProtocolError,
@@ -40,11 +40,13 @@ async def connected_pair() -> tuple[Pair, Pair]:
 
 
 @contextlib.asynccontextmanager
-async def sessions(version: int = 1, **options: Any) -> AsyncIterator[tuple[Session, Session]]:
+async def sessions(
+    version: int = 1, **options: Any
+) -> AsyncIterator[tuple[MuxSession, MuxSession]]:
     config = SmuxConfig(version=version, **options)
     (cr, cw), (sr, sw) = await connected_pair()
-    client = Session.client(cr, cw, config)
-    server = Session.server(sr, sw, config)
+    client = MuxSession.client(cr, cw, config)
+    server = MuxSession.server(sr, sw, config)
     try:
         yield client, server
     finally:
@@ -57,11 +59,11 @@ async def sessions(version: int = 1, **options: Any) -> AsyncIterator[tuple[Sess
 @contextlib.asynccontextmanager
 async def raw_peer(
     version: int = 1, *, client: bool = False, **options: Any
-) -> AsyncIterator[tuple[Session, asyncio.StreamReader, asyncio.StreamWriter]]:
+) -> AsyncIterator[tuple[MuxSession, asyncio.StreamReader, asyncio.StreamWriter]]:
     """A session whose peer is a bare socket the test writes frames to by hand."""
     config = SmuxConfig(version=version, **options)
     (mr, mw), (pr, pw) = await connected_pair()
-    session = Session(mr, mw, config, client=client)
+    session = MuxSession(mr, mw, config, client=client)
     try:
         yield session, pr, pw
     finally:
@@ -269,7 +271,7 @@ def test_hundreds_of_streams_both_ways(version: int) -> None:
     """Each stream sends a request, half-closes, and gets a transformed answer back."""
     streams = 200
 
-    async def serve(server: Session) -> None:
+    async def serve(server: MuxSession) -> None:
         async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             request = await reader.read()
             writer.write(hashlib.sha256(request).digest() + request[::-1])
@@ -281,7 +283,7 @@ def test_hundreds_of_streams_both_ways(version: int) -> None:
             for _ in range(streams):
                 group.create_task(answer(*await server.accept_stream()))
 
-    async def ask(client: Session, index: int) -> None:
+    async def ask(client: MuxSession, index: int) -> None:
         reader, writer = await client.open_stream()
         request = pattern(index, random.Random(-index).randrange(0, 120_000))
         writer.write(request)
@@ -579,8 +581,8 @@ def test_junk_closes_the_session_with_a_protocol_error(junk: str) -> None:
 def test_version_mismatch_between_sessions() -> None:
     async def main() -> None:
         (cr, cw), (sr, sw) = await connected_pair()
-        client = Session.client(cr, cw, SmuxConfig(version=2, keep_alive_disabled=True))
-        server = Session.server(sr, sw, SmuxConfig(version=1, keep_alive_disabled=True))
+        client = MuxSession.client(cr, cw, SmuxConfig(version=2, keep_alive_disabled=True))
+        server = MuxSession.server(sr, sw, SmuxConfig(version=1, keep_alive_disabled=True))
         await client.open_stream()
         with pytest.raises(SmuxProtocolError):
             await server.accept_stream()

@@ -11,13 +11,7 @@ from hypothesis import strategies as st
 
 from pykcp.core.errors import ConfigError
 from pykcp.core.fec import (
-    FEC_HEADER_SIZE,
-    FEC_HEADER_SIZE_PLUS2,
     MAX_SHARD_SETS,
-    MTU_LIMIT,
-    TYPE_DATA,
-    TYPE_OOB,
-    TYPE_PARITY,
     AutoTune,
     FECDecoder,
     FECEncoder,
@@ -26,6 +20,14 @@ from pykcp.core.fec import (
     paws,
 )
 from pykcp.core.snmp import Snmp
+from pykcp.core.wire import (
+    FEC_HEADER_SIZE,
+    FEC_OVERHEAD,
+    MTU_LIMIT,
+    TYPE_DATA,
+    TYPE_OOB,
+    TYPE_PARITY,
+)
 from tests.vectors import hex_list, load
 
 FEC_VECTORS = load("fec")
@@ -60,7 +62,7 @@ def flag(packet: bytes) -> int:
 
 
 def test_constants() -> None:
-    assert (FEC_HEADER_SIZE, FEC_HEADER_SIZE_PLUS2) == (6, 8)
+    assert (FEC_HEADER_SIZE, FEC_OVERHEAD) == (6, 8)
     assert (TYPE_DATA, TYPE_PARITY, TYPE_OOB) == (0xF1, 0xF2, 0xF3)
 
 

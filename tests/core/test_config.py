@@ -107,16 +107,16 @@ def test_config_is_immutable() -> None:
 
 def test_password_is_derived_once_per_config(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each dial builds its session from the config: the PBKDF2 must not run every time."""
-    import pykcp.core.crypt
+    import pykcp.core.config
 
     calls: list[object] = []
-    real = pykcp.core.crypt.derive_key
+    real = pykcp.core.config.derive_key
 
     def counting(password: str | bytes) -> bytes:
         calls.append(password)
         return real(password)
 
-    monkeypatch.setattr(pykcp.core.crypt, "derive_key", counting)
+    monkeypatch.setattr(pykcp.core.config, "derive_key", counting)
     config = Config(crypt="aes", key="it's a secrect")
     first = config.make_crypt()
     assert config.make_crypt() is first

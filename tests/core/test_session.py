@@ -9,23 +9,30 @@ import zlib
 
 import pytest
 
-from pykcp import DEFAULT_SNMP, Config, PeerGoneError, SessionClosedError
-from pykcp.core.session import ListenerCore, Session
+from pykcp import Config, PeerGoneError, SessionClosedError
+from pykcp.core.events import (
+    DataReadable,
+    Event,
+    NewSession,
+    OOBReceived,
+    PeerGone,
+    SessionClosed,
+    SessionReplaced,
+    Writable,
+)
+from pykcp.core.listener import ListenerCore
+from pykcp.core.session import Session
 
 CLIENT = ("127.0.0.1", 40000)
 SERVER = ("127.0.0.1", 50000)
 PASSWORD = "pykcp-test"
 
 
-def _has_fec() -> bool:
-    try:
-        import pykcp.core.fec  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-needs_fec = pytest.mark.skipif(not _has_fec(), reason="pykcp.core.fec not available yet")
+def events(session: Session | ListenerCore) -> list[Event]:
+    out: list[Event] = []
+    while (event := session.next_event()) is not None:
+        out.append(event)
+    return out
 
 
 class Link:
@@ -44,20 +51,18 @@ class Link:
         return self.listener.sessions[(CLIENT[0], CLIENT[1])]
 
     def step(self, ms: int = 10) -> None:
-        for datagram in self.client.datagrams_to_send():
-            self.sizes.append(len(datagram))
-            self.listener.datagram_received(datagram, CLIENT, self.now)
+        batch = self.client.datagrams_to_send(self.now)
+        self.sizes += map(len, batch)
+        self.listener.receive_datagrams([(d, CLIENT) for d in batch], self.now)
         for session in list(self.listener.sessions.values()):
-            for datagram in session.datagrams_to_send():
-                self.sizes.append(len(datagram))
-                self.client.datagram_received(datagram, self.now)
-            session.input_done(self.now)
-        self.client.input_done(self.now)
+            batch = session.datagrams_to_send(self.now)
+            self.sizes += map(len, batch)
+            self.client.receive_datagrams(batch, self.now)
         self.now += ms
         for session in [self.client, *self.listener.sessions.values()]:
-            deadline = session.next_deadline()
+            deadline = session.get_timer()
             if deadline is not None and deadline <= self.now:
-                session.on_timer(self.now)
+                session.handle_timer(self.now)
 
     def drain_server(self, into: bytearray) -> int:
         """Move what the server session received into *into*; the total length."""
@@ -93,9 +98,7 @@ def _drain(session: Session, now: int) -> bytes:
     ],
 )
 def test_mss_table_and_datagram_size(crypt: str | None, fec: bool, mss: int) -> None:
-    """session.md §2: KCP mtu = 1400 - headers; no datagram exceeds 1400."""
-    if fec and not _has_fec():
-        pytest.skip("pykcp.core.fec not available yet")
+    """protocol.md §1.3: KCP mtu = 1400 - headers; no datagram exceeds 1400."""
     config = Config(
         crypt=crypt,
         key=PASSWORD if crypt else None,
@@ -105,7 +108,7 @@ def test_mss_table_and_datagram_size(crypt: str | None, fec: bool, mss: int) -> 
         rcvwnd=256,
     )
     link = Link(config)
-    assert link.client.kcp.mss == mss
+    assert link.client.mss == mss
     payload = os.urandom(200_000)
     link.client.send(payload, link.now)
     received = bytearray()
@@ -130,13 +133,13 @@ def test_listener_rejects_forged_datagrams_when_a_cipher_is_set() -> None:
     config = Config(crypt="aes", key=PASSWORD)
     listener = ListenerCore(config)
     for size in (0, 10, 23, 24, 100, 1400):
-        listener.datagram_received(os.urandom(size), CLIENT, 0)
+        listener.receive_datagram(os.urandom(size), CLIENT, 0)
     # A datagram framed with the right CRC but the wrong key still fails.
     plain = struct.pack("<IBBHIIII", 1, 81, 0, 32, 0, 0, 0, 0)
     forged = os.urandom(16) + zlib.crc32(plain).to_bytes(4, "little") + plain
-    listener.datagram_received(forged, CLIENT, 0)
+    listener.receive_datagram(forged, CLIENT, 0)
     assert listener.sessions == {}
-    assert not listener.accept_queue
+    assert listener.next_event() is None
     assert listener.snmp.InCsumErrors >= 4  # 24+ byte junk fails the CRC
 
 
@@ -144,21 +147,21 @@ def test_listener_without_crypto_does_what_kcp_go_does_with_junk() -> None:
     """kcp-go makes a session from any 24+ byte datagram with a readable conv; KCP then
     rejects the contents and the error is counted. Shorter junk creates nothing."""
     listener = ListenerCore(Config())
-    listener.datagram_received(b"\x00" * 11, CLIENT, 0)
-    listener.datagram_received(b"\x01" * 23, CLIENT, 0)
+    listener.receive_datagram(b"\x00" * 11, CLIENT, 0)
+    listener.receive_datagram(b"\x01" * 23, CLIENT, 0)
     assert listener.sessions == {}
     assert listener.snmp.KCPInErrors == 1 and listener.snmp.InErrs == 1
     junk = b"\xff" * 40  # cmd 0xff: not a KCP command
-    session = listener.datagram_received(junk, CLIENT, 0)
+    session = listener.receive_datagram(junk, CLIENT, 0)
     assert session is not None and session.conv == 0xFFFFFFFF
     assert session.snmp.KCPInErrors == 1
-    assert session.kcp.peeksize() < 0
+    assert not session.readable
 
 
 def test_parity_from_an_unknown_address_creates_nothing() -> None:
     listener = ListenerCore(Config())
     parity = struct.pack("<IH", 7, 0xF2) + os.urandom(60)
-    assert listener.datagram_received(parity, CLIENT, 0) is None
+    assert listener.receive_datagram(parity, CLIENT, 0) is None
     assert listener.sessions == {}
     assert listener.snmp.InErrs == 1
 
@@ -169,23 +172,26 @@ def _push(conv: int, sn: int, data: bytes = b"hi") -> bytes:
 
 def test_conv_change_from_the_same_address_needs_sn_zero() -> None:
     listener = ListenerCore(Config())
-    first = listener.datagram_received(_push(1, 0), CLIENT, 0)
+    first = listener.receive_datagram(_push(1, 0), CLIENT, 0)
     assert first is not None
     # A different conv with sn != 0 is ignored; the session stays.
-    assert listener.datagram_received(_push(2, 5), CLIENT, 0) is None
+    assert listener.receive_datagram(_push(2, 5), CLIENT, 0) is None
     assert listener.sessions[CLIENT] is first and not first.closed
     # sn == 0: the peer restarted; the old session is closed and replaced.
-    second = listener.datagram_received(_push(2, 0), CLIENT, 0)
+    second = listener.receive_datagram(_push(2, 0), CLIENT, 0)
     assert second is not None and second is not first
-    assert first.closed and listener.replaced == [first]
+    assert first.closed
+    assert [type(e) for e in events(first)] == [DataReadable, SessionReplaced]
+    assert isinstance(first.error, SessionClosedError)
     assert listener.sessions[CLIENT] is second
-    assert [s.conv for s in listener.accept_queue] == [1, 2]
+    new = events(listener)
+    assert [e.session.conv for e in new if isinstance(e, NewSession)] == [1, 2]
 
 
 def test_sessions_are_keyed_by_address_not_conv() -> None:
     listener = ListenerCore(Config())
-    a = listener.datagram_received(_push(9, 0), ("127.0.0.1", 1), 0)
-    b = listener.datagram_received(_push(9, 0), ("127.0.0.1", 2), 0)
+    a = listener.receive_datagram(_push(9, 0), ("127.0.0.1", 1), 0)
+    b = listener.receive_datagram(_push(9, 0), ("127.0.0.1", 2), 0)
     assert a is not None and b is not None and a is not b
     assert len(listener.sessions) == 2
 
@@ -193,30 +199,32 @@ def test_sessions_are_keyed_by_address_not_conv() -> None:
 def test_accept_backlog_limits_new_sessions() -> None:
     listener = ListenerCore(Config(accept_backlog=128))
     for port in range(200):
-        listener.datagram_received(_push(port, 0), ("127.0.0.1", 10000 + port), 0)
-    assert len(listener.accept_queue) == 128
+        listener.receive_datagram(_push(port, 0), ("127.0.0.1", 10000 + port), 0)
+    new = events(listener)
+    assert len(new) == 128 and listener.pending_accept == 128
     assert len(listener.sessions) == 128
-    listener.accept_queue.popleft()
-    assert listener.datagram_received(_push(500, 0), ("127.0.0.1", 9999), 0) is not None
+    assert listener.receive_datagram(_push(500, 0), ("127.0.0.1", 9998), 0) is None
+    assert isinstance(new[0], NewSession)
+    listener.accepted(new[0].session)
+    assert listener.receive_datagram(_push(500, 0), ("127.0.0.1", 9999), 0) is not None
 
 
 def test_closed_server_session_is_recreated_by_a_later_datagram() -> None:
     listener = ListenerCore(Config())
-    first = listener.datagram_received(_push(3, 1), CLIENT, 0)
+    first = listener.receive_datagram(_push(3, 1), CLIENT, 0)
     assert first is not None
     first.close(0)
     listener.remove(first)
-    again = listener.datagram_received(_push(3, 1), CLIENT, 0)
+    again = listener.receive_datagram(_push(3, 1), CLIENT, 0)
     assert again is not None and again is not first and again.conv == 3
 
 
 def test_closed_listener_creates_no_sessions() -> None:
     listener = ListenerCore(Config())
     listener.close()
-    assert listener.datagram_received(_push(3, 0), CLIENT, 0) is None
+    assert listener.receive_datagram(_push(3, 0), CLIENT, 0) is None
 
 
-@needs_fec
 def test_fec_side_understood_by_a_side_without_fec() -> None:
     """F1/F2 datagrams reaching a session without FEC get a lazy (1,1) decoder (§4)."""
     link = Link(
@@ -228,7 +236,7 @@ def test_fec_side_understood_by_a_side_without_fec() -> None:
     received = bytearray()
     link.run_until(lambda: link.drain_server(received) >= len(payload))
     assert bytes(received) == payload
-    assert link.server._fec_decoder is not None
+    assert link.server.snmp.InPkts > 0 and link.client.snmp.FECParityShards == 0
     # The reply direction carries no FEC header.
     link.server.send(b"pong", link.now)
     link.run_until(lambda: link.client.readable)
@@ -240,12 +248,13 @@ def test_idle_timeout_ends_the_session_with_peer_gone() -> None:
     session = Session(1, config, 0, remote=SERVER)
     now = 0
     while not session.closed and now < 10_000:
-        deadline = session.next_deadline()
+        deadline = session.get_timer()
         assert deadline is not None
         now = deadline
-        session.on_timer(now)
+        session.handle_timer(now)
     assert session.closed
     assert isinstance(session.error, PeerGoneError)
+    assert [type(e) for e in events(session)] == [PeerGone]
     assert 2000 <= now <= 2200
     with pytest.raises(PeerGoneError):
         session.send(b"x", now)
@@ -255,15 +264,15 @@ def test_dead_link_timeout_only_counts_while_data_waits_for_an_ack() -> None:
     config = Config(dead_link_timeout=1.0)
     session = Session(1, config, 0, remote=SERVER)
     # Silence without outstanding data is fine: the session goes quiet.
-    session.on_timer(100)
-    assert session.next_deadline() is None
+    session.handle_timer(100)
+    assert session.get_timer() is None
     session.send(b"hello", 5000)  # the peer never answers
     now = 5000
     while not session.closed and now < 20_000:
-        deadline = session.next_deadline()
+        deadline = session.get_timer()
         assert deadline is not None
         now = deadline
-        session.on_timer(now)
+        session.handle_timer(now)
     assert isinstance(session.error, PeerGoneError)
     assert 6000 <= now <= 6300
 
@@ -275,21 +284,21 @@ def test_quiescent_session_has_no_deadline_until_io() -> None:
     assert link.server.recv(link.now) == b"ping"
     for _ in range(100):
         link.step()
-    assert link.client.next_deadline() is None
-    assert link.server.next_deadline() is None
+    assert link.client.get_timer() is None
+    assert link.server.get_timer() is None
     link.client.send(b"again", link.now)
-    assert link.client.next_deadline() is not None
+    assert link.client.get_timer() is not None
 
 
 def test_close_flushes_and_second_close_reports_false() -> None:
     config = Config(write_delay=True, nc=1)
     session = Session(1, config, 0, remote=SERVER)
     session.send(b"late data", 0)
-    assert list(session.datagrams_to_send()) == []  # write delay: nothing flushed yet
-    established = DEFAULT_SNMP.CurrEstab
+    assert session.datagrams_to_send(0) == []  # write delay: nothing flushed yet
     assert session.close(1)
-    assert DEFAULT_SNMP.CurrEstab == established - 1
-    assert len(list(session.datagrams_to_send())) == 1
+    assert len(session.datagrams_to_send(1)) == 1
+    assert [type(e) for e in events(session)] == [SessionClosed]
+    assert session.error is None
     assert not session.close(2)
     with pytest.raises(SessionClosedError):
         session.send(b"x", 3)
@@ -313,18 +322,100 @@ def test_oob_datagrams_reach_the_handler_and_need_fec() -> None:
 
     plain = Session(1, Config(), 0, remote=SERVER)
     with pytest.raises(ConfigError):
-        plain.send_oob(b"x")
-    if not _has_fec():
-        pytest.skip("pykcp.core.fec not available yet")
+        plain.send_oob(b"x", 0)
     config = Config(data_shards=2, parity_shards=1)
     link = Link(config)
     link.client.send(b"open", link.now)
     link.run_until(lambda: CLIENT in link.listener.sessions)
-    got: list[bytes] = []
-    link.server.oob_handler = got.append
-    link.client.send_oob(b"out of band")
+    events(link.server)
+    link.client.send_oob(b"out of band", link.now)
     link.step()
-    assert got == [b"out of band"]
+    assert events(link.server) == [OOBReceived(b"out of band")]
     assert link.server.snmp.OOBPackets == 1
     with pytest.raises(ConfigError):
-        link.client.send_oob(b"x" * link.client.kcp.mtu)
+        link.client.send_oob(b"x" * link.client.mtu, link.now)
+
+
+def test_data_readable_is_raised_once_until_the_data_is_drained() -> None:
+    link = Link(Config(nc=1))
+    link.client.send(b"one", link.now)
+    link.run_until(lambda: CLIENT in link.listener.sessions and link.server.readable)
+    assert [type(e) for e in events(link.server)] == [DataReadable]
+    link.client.send(b"two", link.now)
+    link.run_until(lambda: link.server.kcp.rcv_queue_size == 2)
+    assert events(link.server) == []  # the first readiness was never consumed
+    assert link.server.recv(link.now) == b"one"
+    assert link.server.recv(link.now) == b"two"
+    assert link.server.recv(link.now) is None  # drained: the next arrival raises it again
+    link.client.send(b"three", link.now)
+    link.run_until(lambda: link.server.readable)
+    assert [type(e) for e in events(link.server)] == [DataReadable]
+
+
+def test_writable_follows_the_write_threshold() -> None:
+    link = Link(Config(sndwnd=4, rcvwnd=64, nc=1))
+    client = link.client
+    assert client.writable and client.write_threshold == 4
+    for _ in range(4):
+        client.send(b"x" * 100, link.now)
+    assert not client.writable and client.waitsnd == 4
+    assert events(client) == []
+    link.run_until(lambda: client.waitsnd == 0)
+    assert events(client) == [Writable()]
+    client.write_threshold = 1
+    client.send(b"y", link.now)
+    assert not client.writable
+    link.run_until(lambda: client.waitsnd == 0)
+    assert events(client) == [Writable()]
+
+
+def _hostile(session: Session, payloads: list[bytes], every_ms: int, until_ms: int) -> int:
+    """Feed *payloads* to *session* every *every_ms* while running its timer; when it ended."""
+    now = 0
+    while not session.closed and now < until_ms:
+        for payload in payloads:
+            session.receive_datagram(payload, now)
+        now += every_ms
+        deadline = session.get_timer()
+        while deadline is not None and deadline <= now and not session.closed:
+            session.handle_timer(deadline)
+            deadline = session.get_timer()
+    return now
+
+
+def test_junk_and_foreign_conversations_do_not_keep_a_session_alive() -> None:
+    """#12 item 2: only what the session accepted refreshes liveness (protocol.md §6.5)."""
+    junk = [bytes(24), _push(0x9999, 0), _push(0x9999, 7), b"\xff" * 40]
+    session = Session(1, Config(idle_timeout=2.0, dead_link_timeout=2.0), 0, remote=SERVER)
+    ended = _hostile(session, junk, 500, 20_000)
+    assert isinstance(session.error, PeerGoneError)
+    assert ended <= 2600
+    assert session.snmp.KCPInErrors >= 4
+    # While the real peer talks, the session lives on.
+    alive = Session(1, Config(idle_timeout=2.0), 0, remote=SERVER)
+    _hostile(alive, [_push(1, 0)], 500, 10_000)
+    assert not alive.closed
+
+
+def test_junk_in_an_fec_frame_does_not_keep_a_session_alive() -> None:
+    config = Config(idle_timeout=1.0, data_shards=2, parity_shards=1)
+    data = struct.pack("<IHH", 0, 0xF1, 26) + _push(0x7777, 0)  # an F1 packet, wrong conv
+    parity = struct.pack("<IH", 2, 0xF2) + os.urandom(40)
+    oob = struct.pack("<IHHI", 0xFFFFFFFF, 0xF3, 8, 0x7777) + b"hi"  # OOB for another conv
+    session = Session(1, config, 0, remote=SERVER)
+    _hostile(session, [data, parity, oob], 300, 10_000)
+    assert isinstance(session.error, PeerGoneError)
+    assert events(session)[-1] == PeerGone(session.error)
+    assert session.snmp.OOBPackets == 0
+
+
+def test_the_sans_io_core_leaves_process_wide_counters_alone() -> None:
+    from pykcp import DEFAULT_SNMP
+
+    before = DEFAULT_SNMP.copy().as_dict()
+    link = Link(Config())
+    link.client.send(b"a" * 3000, link.now)
+    received = bytearray()
+    link.run_until(lambda: link.drain_server(received) >= 3000)
+    link.client.close(link.now)
+    assert DEFAULT_SNMP.copy().as_dict() == before

@@ -143,7 +143,7 @@ def test_close_semantics() -> None:
         client = await pykcp.dial(("127.0.0.1", port), ECHO)
         await client.write(b"0123456789")
         for _ in range(200):
-            if client.core.readable:
+            if client.readable:
                 break
             await asyncio.sleep(0.01)
         client.close()
@@ -303,9 +303,10 @@ def test_session_socket_ownership() -> None:
     async def main() -> None:
         listener = await echo_listener(PLAIN)
         owned = await pykcp.dial(("127.0.0.1", port_of(listener)), PLAIN)
-        owned_socket = owned.core.owner._endpoint.sock
+        owned.local_address  # noqa: B018 - the socket is open
         owned.close()
-        assert owned_socket.fileno() == -1
+        with pytest.raises(OSError):
+            owned.local_address  # noqa: B018 - closed with the session
 
         borrowed = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         borrowed.bind(("127.0.0.1", 0))
@@ -417,10 +418,10 @@ def test_slow_reader_backpressure_bounds_memory() -> None:
             assert writes < 40
             # Bounded: the send queue stays within 2 x window + one write, the peer's KCP
             # receive queue within its window, the StreamReader within its limit.
-            kcp = client.core.kcp
-            assert kcp.waitsnd() <= 2 * 64 + len(chunk) // kcp.mss + 1
-            peer = server_transports[0].get_extra_info("kcp_session").core.kcp
-            assert peer.rcv_queue_size <= 64
+            stats = client.stats()
+            assert stats.in_flight + stats.send_queue <= 2 * 64 + len(chunk) // stats.mss + 1
+            peer = server_transports[0].get_extra_info("kcp_session").stats()
+            assert peer.recv_queue <= 64
             resume.set()
             await task
             while len(received) < len(payload):
@@ -481,16 +482,16 @@ def test_junk_without_crypto_is_counted() -> None:
 
 
 def test_errors_in_datagram_handling_never_reach_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
-    from pykcp.core.session import ListenerCore
+    from pykcp.core.listener import ListenerCore
 
-    def explode(self: ListenerCore, data: Any, addr: Any, now: int) -> None:
+    def explode(self: ListenerCore, batch: Any, now: int) -> None:
         raise RuntimeError("bug in the pipeline")
 
     async def main() -> None:
         errors: list[Any] = []
         asyncio.get_running_loop().set_exception_handler(lambda loop, ctx: errors.append(ctx))
         listener = await pykcp.listen(("127.0.0.1", 0))
-        monkeypatch.setattr(ListenerCore, "datagram_received", explode)
+        monkeypatch.setattr(ListenerCore, "receive_datagrams", explode)
         sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             for _ in range(3):
@@ -641,8 +642,8 @@ def test_setters_mirror_kcp_go() -> None:
         client = await pykcp.dial(("127.0.0.1", port_of(listener)), PLAIN)
         client.set_nodelay(1, 10, 2, 1)
         client.set_window_size(128, 256)
-        assert client.core.kcp.snd_wnd == 128 and client.core.kcp.rcv_wnd == 256
-        assert client.set_mtu(1200) and client.core.kcp.mss == 1176
+        assert client.window_size == (128, 256)
+        assert client.set_mtu(1200) and client.mss == 1176
         assert not client.set_mtu(20)
         client.set_stream_mode(True)
         client.set_ack_nodelay(True)

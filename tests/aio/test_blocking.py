@@ -16,8 +16,8 @@ CONFIG = Config.preset(
 )
 
 
-def _echo_forever(listener: blocking.KCPListener) -> None:
-    def serve(conn: blocking.KCPConnection) -> None:
+def _echo_forever(listener: blocking.BlockingListener) -> None:
+    def serve(conn: blocking.BlockingConnection) -> None:
         with conn:
             try:
                 while True:
@@ -43,7 +43,7 @@ def echo_server() -> object:
     thread.join(5)
 
 
-def test_echo_and_recv_into(echo_server: blocking.KCPListener) -> None:
+def test_echo_and_recv_into(echo_server: blocking.BlockingListener) -> None:
     with blocking.dial(echo_server.address, CONFIG, timeout=10) as conn:
         payload = os.urandom(200_000)
         conn.sendall(payload)
@@ -58,7 +58,7 @@ def test_echo_and_recv_into(echo_server: blocking.KCPListener) -> None:
         assert conn.getsockname()[0] in ("0.0.0.0", "127.0.0.1")
 
 
-def test_many_threads_share_one_io_thread(echo_server: blocking.KCPListener) -> None:
+def test_many_threads_share_one_io_thread(echo_server: blocking.BlockingListener) -> None:
     errors: list[BaseException] = []
 
     def client(index: int) -> None:
@@ -110,7 +110,7 @@ def test_accept_timeout_and_close() -> None:
         listener.accept(timeout=1)
 
 
-def test_recv_after_close_raises(echo_server: blocking.KCPListener) -> None:
+def test_recv_after_close_raises(echo_server: blocking.BlockingListener) -> None:
     conn = blocking.dial(echo_server.address, CONFIG, timeout=5)
     conn.close()
     conn.close()
@@ -121,7 +121,7 @@ def test_recv_after_close_raises(echo_server: blocking.KCPListener) -> None:
         conn.sendall(b"x")
 
 
-def test_non_blocking_mode_returns_what_is_there(echo_server: blocking.KCPListener) -> None:
+def test_non_blocking_mode_returns_what_is_there(echo_server: blocking.BlockingListener) -> None:
     with blocking.dial(echo_server.address, CONFIG, timeout=10) as conn:
         conn.sendall(b"ready")
         deadline = time.monotonic() + 10
@@ -138,7 +138,7 @@ def test_non_blocking_mode_returns_what_is_there(echo_server: blocking.KCPListen
             conn.recv(1)
 
 
-def test_makefile(echo_server: blocking.KCPListener) -> None:
+def test_makefile(echo_server: blocking.BlockingListener) -> None:
     with blocking.dial(echo_server.address, CONFIG, timeout=10) as conn:
         binary = conn.makefile("rwb")
         binary.write(b"first line\n")
@@ -153,7 +153,7 @@ def test_makefile(echo_server: blocking.KCPListener) -> None:
             conn.makefile("x")
 
 
-def test_option_setters_run_on_the_io_thread(echo_server: blocking.KCPListener) -> None:
+def test_option_setters_run_on_the_io_thread(echo_server: blocking.BlockingListener) -> None:
     with blocking.dial(echo_server.address, CONFIG, timeout=10) as conn:
         conn.set_nodelay(1, 10, 2, 1)
         conn.set_window_size(64, 64)
