@@ -20,7 +20,7 @@ import io
 import socket
 import threading
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from pykcp import aio
 from pykcp.core.config import Config
@@ -255,15 +255,7 @@ class BlockingConnection:
 
     def close(self) -> None:
         """Close the session (idempotent, like socket.close)."""
-        if self._closed:
-            return
-        self._closed = True
-
-        def shut() -> None:
-            if not self._session.closed:
-                self._session.close()
-
-        self._io.call(shut)
+        _close_once(self, self._session)
 
     def __enter__(self) -> BlockingConnection:
         return self
@@ -273,6 +265,26 @@ class BlockingConnection:
 
     def __repr__(self) -> str:
         return f"<pykcp.blocking.BlockingConnection conv={self.conv:#010x}>"
+
+
+class _Closable(Protocol):
+    @property
+    def closed(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+def _close_once(handle: BlockingConnection | BlockingListener, target: _Closable) -> None:
+    """Close *target* on the I/O thread the first time *handle* is closed."""
+    if handle._closed:
+        return
+    handle._closed = True
+
+    def shut() -> None:
+        if not target.closed:
+            target.close()
+
+    handle._io.call(shut)
 
 
 class _RawConnectionIO(io.RawIOBase):
@@ -325,15 +337,7 @@ class BlockingListener:
 
     def close(self) -> None:
         """Close the listener and its sessions (idempotent)."""
-        if self._closed:
-            return
-        self._closed = True
-
-        def shut() -> None:
-            if not self._listener.closed:
-                self._listener.close()
-
-        self._io.call(shut)
+        _close_once(self, self._listener)
 
     def __enter__(self) -> BlockingListener:
         return self

@@ -10,16 +10,7 @@ import zlib
 import pytest
 
 from pykcp import Config, PeerGoneError, SessionClosedError
-from pykcp.core.events import (
-    DataReadable,
-    Event,
-    NewSession,
-    OOBReceived,
-    PeerGone,
-    SessionClosed,
-    SessionReplaced,
-    Writable,
-)
+from pykcp.core import events as ev
 from pykcp.core.listener import ListenerCore
 from pykcp.core.session import Session
 
@@ -28,11 +19,21 @@ SERVER = ("127.0.0.1", 50000)
 PASSWORD = "pykcp-test"
 
 
-def events(session: Session | ListenerCore) -> list[Event]:
-    out: list[Event] = []
+def events(session: Session | ListenerCore) -> list[ev.Event]:
+    out: list[ev.Event] = []
     while (event := session.next_event()) is not None:
         out.append(event)
     return out
+
+
+def run_timers(session: Session, now: int, until: int) -> int:
+    """Run *session*'s timer from *now* until it ends (or *until*); when it ended."""
+    while not session.closed and now < until:
+        deadline = session.get_timer()
+        assert deadline is not None, "a live session with nothing pending keeps a timer here"
+        now = deadline
+        session.handle_timer(now)
+    return now
 
 
 class Link:
@@ -181,11 +182,11 @@ def test_conv_change_from_the_same_address_needs_sn_zero() -> None:
     second = listener.receive_datagram(_push(2, 0), CLIENT, 0)
     assert second is not None and second is not first
     assert first.closed
-    assert [type(e) for e in events(first)] == [DataReadable, SessionReplaced]
+    assert [type(e) for e in events(first)] == [ev.DataReadable, ev.SessionReplaced]
     assert isinstance(first.error, SessionClosedError)
     assert listener.sessions[CLIENT] is second
     new = events(listener)
-    assert [e.session.conv for e in new if isinstance(e, NewSession)] == [1, 2]
+    assert [e.session.conv for e in new if isinstance(e, ev.NewSession)] == [1, 2]
 
 
 def test_sessions_are_keyed_by_address_not_conv() -> None:
@@ -204,7 +205,7 @@ def test_accept_backlog_limits_new_sessions() -> None:
     assert len(new) == 128 and listener.pending_accept == 128
     assert len(listener.sessions) == 128
     assert listener.receive_datagram(_push(500, 0), ("127.0.0.1", 9998), 0) is None
-    assert isinstance(new[0], NewSession)
+    assert isinstance(new[0], ev.NewSession)
     listener.accepted(new[0].session)
     assert listener.receive_datagram(_push(500, 0), ("127.0.0.1", 9999), 0) is not None
 
@@ -246,15 +247,10 @@ def test_fec_side_understood_by_a_side_without_fec() -> None:
 def test_idle_timeout_ends_the_session_with_peer_gone() -> None:
     config = Config(idle_timeout=2.0)
     session = Session(1, config, 0, remote=SERVER)
-    now = 0
-    while not session.closed and now < 10_000:
-        deadline = session.get_timer()
-        assert deadline is not None
-        now = deadline
-        session.handle_timer(now)
+    now = run_timers(session, 0, 10_000)
     assert session.closed
     assert isinstance(session.error, PeerGoneError)
-    assert [type(e) for e in events(session)] == [PeerGone]
+    assert [type(e) for e in events(session)] == [ev.PeerGone]
     assert 2000 <= now <= 2200
     with pytest.raises(PeerGoneError):
         session.send(b"x", now)
@@ -267,12 +263,7 @@ def test_dead_link_timeout_only_counts_while_data_waits_for_an_ack() -> None:
     session.handle_timer(100)
     assert session.get_timer() is None
     session.send(b"hello", 5000)  # the peer never answers
-    now = 5000
-    while not session.closed and now < 20_000:
-        deadline = session.get_timer()
-        assert deadline is not None
-        now = deadline
-        session.handle_timer(now)
+    now = run_timers(session, 5000, 20_000)
     assert isinstance(session.error, PeerGoneError)
     assert 6000 <= now <= 6300
 
@@ -297,7 +288,7 @@ def test_close_flushes_and_second_close_reports_false() -> None:
     assert session.datagrams_to_send(0) == []  # write delay: nothing flushed yet
     assert session.close(1)
     assert len(session.datagrams_to_send(1)) == 1
-    assert [type(e) for e in events(session)] == [SessionClosed]
+    assert [type(e) for e in events(session)] == [ev.SessionClosed]
     assert session.error is None
     assert not session.close(2)
     with pytest.raises(SessionClosedError):
@@ -330,7 +321,7 @@ def test_oob_datagrams_reach_the_handler_and_need_fec() -> None:
     events(link.server)
     link.client.send_oob(b"out of band", link.now)
     link.step()
-    assert events(link.server) == [OOBReceived(b"out of band")]
+    assert events(link.server) == [ev.OOBReceived(b"out of band")]
     assert link.server.snmp.OOBPackets == 1
     with pytest.raises(ConfigError):
         link.client.send_oob(b"x" * link.client.mtu, link.now)
@@ -340,7 +331,7 @@ def test_data_readable_is_raised_once_until_the_data_is_drained() -> None:
     link = Link(Config(nc=1))
     link.client.send(b"one", link.now)
     link.run_until(lambda: CLIENT in link.listener.sessions and link.server.readable)
-    assert [type(e) for e in events(link.server)] == [DataReadable]
+    assert [type(e) for e in events(link.server)] == [ev.DataReadable]
     link.client.send(b"two", link.now)
     link.run_until(lambda: link.server.kcp.rcv_queue_size == 2)
     assert events(link.server) == []  # the first readiness was never consumed
@@ -349,7 +340,7 @@ def test_data_readable_is_raised_once_until_the_data_is_drained() -> None:
     assert link.server.recv(link.now) is None  # drained: the next arrival raises it again
     link.client.send(b"three", link.now)
     link.run_until(lambda: link.server.readable)
-    assert [type(e) for e in events(link.server)] == [DataReadable]
+    assert [type(e) for e in events(link.server)] == [ev.DataReadable]
 
 
 def test_writable_follows_the_write_threshold() -> None:
@@ -361,12 +352,12 @@ def test_writable_follows_the_write_threshold() -> None:
     assert not client.writable and client.waitsnd == 4
     assert events(client) == []
     link.run_until(lambda: client.waitsnd == 0)
-    assert events(client) == [Writable()]
+    assert events(client) == [ev.Writable()]
     client.write_threshold = 1
     client.send(b"y", link.now)
     assert not client.writable
     link.run_until(lambda: client.waitsnd == 0)
-    assert events(client) == [Writable()]
+    assert events(client) == [ev.Writable()]
 
 
 def _hostile(session: Session, payloads: list[bytes], every_ms: int, until_ms: int) -> int:
@@ -405,7 +396,7 @@ def test_junk_in_an_fec_frame_does_not_keep_a_session_alive() -> None:
     session = Session(1, config, 0, remote=SERVER)
     _hostile(session, [data, parity, oob], 300, 10_000)
     assert isinstance(session.error, PeerGoneError)
-    assert events(session)[-1] == PeerGone(session.error)
+    assert events(session)[-1] == ev.PeerGone(session.error)
     assert session.snmp.OOBPackets == 0
 
 
@@ -419,3 +410,10 @@ def test_the_sans_io_core_leaves_process_wide_counters_alone() -> None:
     link.run_until(lambda: link.drain_server(received) >= 3000)
     link.client.close(link.now)
     assert DEFAULT_SNMP.copy().as_dict() == before
+
+
+def test_the_first_write_leaves_at_once_with_congestion_control_on() -> None:
+    """kcp-go flushes a new session once, opening cwnd from 0 to 1 (protocol.md §6.6)."""
+    session = Session(1, Config(), 1000, remote=SERVER)  # kcp-go's default timing: nc = 0
+    session.send(b"hello", 1000)
+    assert len(session.datagrams_to_send(1000)) == 1

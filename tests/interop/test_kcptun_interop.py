@@ -23,7 +23,7 @@ import pytest
 from pykcp.tunnel import ClientConfig, ServerConfig, TunnelClient, TunnelServer
 from tests.conftest import require_executable
 from tests.helpers import run
-from tests.test_tunnel import echo_server, exchange_many
+from tests.tunnel.test_tunnel import echo_server, exchange_many
 
 pytestmark = pytest.mark.interop
 

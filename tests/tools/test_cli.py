@@ -51,10 +51,10 @@ def _read_line(proc: subprocess.Popen[str], timeout: float) -> str:
 
 
 @contextmanager
-def serving(*flags: str) -> Iterator[tuple[int, subprocess.Popen[str]]]:
-    """A ``pykcp serve`` subprocess on 127.0.0.1; yields (port, process)."""
+def serving(*flags: str, host: str = "127.0.0.1") -> Iterator[tuple[int, subprocess.Popen[str]]]:
+    """A ``pykcp serve`` subprocess on *host* (an IPv6 one in brackets); yields (port, process)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pykcp", "serve", "--listen", "127.0.0.1:0", *flags],
+        [sys.executable, "-m", "pykcp", "serve", "--listen", f"{host}:0", *flags],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -62,8 +62,8 @@ def serving(*flags: str) -> Iterator[tuple[int, subprocess.Popen[str]]]:
     )
     try:
         line = _read_line(proc, 20)
-        assert line.startswith("LISTEN 127.0.0.1:"), line
-        yield int(line.split(":")[-1]), proc
+        assert line.startswith(f"LISTEN {host}:"), line
+        yield int(line.rsplit(":", 1)[1]), proc
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -156,17 +156,7 @@ def test_serve_exits_cleanly_on_sigterm_and_sigint() -> None:
 def test_serve_binds_ipv6() -> None:
     if not socket.has_ipv6:
         pytest.skip("no IPv6")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pykcp", "serve", "--listen", "[::1]:0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=ENV,
-    )
-    try:
-        line = _read_line(proc, 20)
-        assert line.startswith("LISTEN [::1]:"), line
-        port = int(line.rsplit(":", 1)[1])
+    with serving(host="[::1]") as (port, _):
         code = subprocess.run(
             [sys.executable, "-m", "pykcp", "client", "--remote", f"[::1]:{port}",
              "--bytes", "10000", "--size", "1000"],
@@ -174,9 +164,6 @@ def test_serve_binds_ipv6() -> None:
         )  # fmt: skip
         assert code.returncode == 0, code.stdout + code.stderr
         assert json.loads(code.stdout)["ok"] is True
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(10)
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from pykcp.aio.endpoint import (
     HostPort,
     bind_socket,
     configure_socket,
+    new_socket,
     resolve,
     same_host,
     split_address,
@@ -23,21 +24,26 @@ from pykcp.core.config import Config
 from pykcp.core.errors import ConfigError
 from pykcp.core.session import Address, Session, address_key, new_conv
 
-__all__ = ["connect", "dial", "open_connection"]
+__all__ = ["dial", "open_connection"]
 
 
 # -- client --------------------------------------------------------------------------------
 
 
-async def connect(
+async def dial(
     addr: HostPort,
     config: Config | None = None,
     *,
     local_addr: tuple[str, int] | None = None,
     sock: socket.socket | None = None,
     conv: int | None = None,
-) -> SessionDriver:
-    """A client session's driver (what :func:`dial` and ``open_connection`` build on)."""
+) -> KCPSession:
+    """Open a client session to *addr* (``(host, port)`` or ``"host:port"``) [DialWithOptions].
+
+    Nothing is sent until the first write (KCP has no handshake). With *sock*, the session runs
+    over that UDP socket and leaves it open on close [NewConn]; *conv* picks the conversation
+    id [NewConn3] (default random).
+    """
     config = config or Config()
     loop = asyncio.get_running_loop()
     host, port = split_address(addr)
@@ -45,12 +51,11 @@ async def connect(
     family, remote = await resolve(loop, host, port)
     if sock is None:
         if local_addr is not None:
-            local_family, local = await resolve(loop, local_addr[0], local_addr[1], passive=True)
-            sock = bind_socket(local_family, local)
+            sock = await new_socket(loop, local_addr, config)
         else:
             any_address = ("::", 0, 0, 0) if family == socket.AF_INET6 else ("0.0.0.0", 0)
             sock = bind_socket(family, any_address)
-        configure_socket(sock, config)
+            configure_socket(sock, config)
     elif sock.family == socket.AF_INET6 and family == socket.AF_INET:
         remote = (f"::ffff:{remote[0]}", remote[1], 0, 0)
     if sock.family == socket.AF_INET and family == socket.AF_INET6:
@@ -95,29 +100,11 @@ async def connect(
             pass
     driver = SessionDriver(session, endpoint, loop, owns_endpoint=owned)
     drivers.append(driver)
-    return driver
+    return KCPSession(driver)
 
 
 def _from_peer(source: Address, remote: Address, remote_key: tuple[object, ...]) -> bool:
     return address_key(source) == remote_key or same_host(source, remote)
-
-
-async def dial(
-    addr: HostPort,
-    config: Config | None = None,
-    *,
-    local_addr: tuple[str, int] | None = None,
-    sock: socket.socket | None = None,
-    conv: int | None = None,
-) -> KCPSession:
-    """Open a client session to *addr* (``(host, port)`` or ``"host:port"``) [DialWithOptions].
-
-    Nothing is sent until the first write (KCP has no handshake). With *sock*, the session runs
-    over that UDP socket and leaves it open on close [NewConn]; *conv* picks the conversation
-    id [NewConn3] (default random).
-    """
-    driver = await connect(addr, config, local_addr=local_addr, sock=sock, conv=conv)
-    return KCPSession(driver)
 
 
 async def open_connection(
@@ -130,7 +117,6 @@ async def open_connection(
     limit: int = 2**16,
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """Like :func:`asyncio.open_connection`, over a KCP session."""
-    driver = await connect((host, port), config, local_addr=local_addr, sock=sock)
-    KCPSession(driver)  # the kcp-go face: get_extra_info("kcp_session")
-    reader, protocol, transport = stream_pair(driver, limit)
-    return reader, asyncio.StreamWriter(transport, protocol, reader, driver.loop)
+    session = await dial((host, port), config, local_addr=local_addr, sock=sock)
+    reader, protocol, transport = stream_pair(session, limit)
+    return reader, asyncio.StreamWriter(transport, protocol, reader, transport.loop)

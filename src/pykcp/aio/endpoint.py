@@ -31,6 +31,7 @@ __all__ = [
     "HostPort",
     "bind_socket",
     "configure_socket",
+    "new_socket",
     "resolve",
     "same_host",
     "set_buffer",
@@ -159,6 +160,22 @@ def bind_socket(family: int, addr: Address, *, reuse_port: bool = False) -> sock
     except BaseException:
         sock.close()
         raise
+    return sock
+
+
+async def new_socket(
+    loop: asyncio.AbstractEventLoop,
+    addr: HostPort,
+    config: Config,
+    *,
+    reuse_port: bool = False,
+) -> socket.socket:
+    """A UDP socket bound to *addr* with the options of *config* (a listener's, or a client's
+    with a chosen local address)."""
+    host, port = split_address(addr)
+    family, local = await resolve(loop, host, port, passive=True)
+    sock = bind_socket(family, local, reuse_port=reuse_port)
+    configure_socket(sock, config)
     return sock
 
 

@@ -15,17 +15,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 
 from pykcp.aio.driver import SessionDriver
-from pykcp.aio.endpoint import (
-    Batch,
-    Endpoint,
-    HostPort,
-    bind_socket,
-    configure_socket,
-    resolve,
-    set_buffer,
-    set_dscp,
-    split_address,
-)
+from pykcp.aio.endpoint import Batch, Endpoint, HostPort, new_socket, set_buffer, set_dscp
 from pykcp.aio.session import KCPSession
 from pykcp.aio.transport import stream_pair
 from pykcp.aio.waiters import wait_for_wake, wake_all
@@ -55,7 +45,7 @@ class KCPListener:
         sock: socket.socket,
         owned: bool,
         config: Config,
-        on_session: Callable[[SessionDriver], None] | None = None,
+        on_session: Callable[[KCPSession], None] | None = None,
     ) -> None:
         self._loop = loop
         self._config = config
@@ -118,10 +108,10 @@ class KCPListener:
             session, self._endpoint, self._loop, owns_endpoint=False, on_finished=self._forget
         )
         self._drivers[id(session)] = driver
-        KCPSession(driver)
+        face = KCPSession(driver)
         if self._on_session is not None:
             self._core.accepted(session)
-            self._on_session(driver)
+            self._on_session(face)
         else:
             self._accept_queue.append(driver)
             wake_all(self._accept_waiters)
@@ -200,38 +190,23 @@ class KCPListener:
             self.close()
 
 
-async def _listening_socket(
-    loop: asyncio.AbstractEventLoop,
-    addr: HostPort | None,
-    sock: socket.socket | None,
-    config: Config,
-    reuse_port: bool,
-) -> tuple[socket.socket, bool]:
-    if sock is not None:
-        return sock, False
-    if addr is None:
-        raise ConfigError("an address or a socket is needed")
-    host, port = split_address(addr)
-    family, local = await resolve(loop, host, port, passive=True)
-    new = bind_socket(family, local, reuse_port=reuse_port)
-    configure_socket(new, config)
-    return new, True
-
-
 async def _new_listener(
     addr: HostPort | None,
     config: Config,
     sock: socket.socket | None,
     reuse_port: bool,
-    on_session: Callable[[SessionDriver], None] | None = None,
+    on_session: Callable[[KCPSession], None] | None = None,
 ) -> KCPListener:
     loop = asyncio.get_running_loop()
-    lsock, owned = await _listening_socket(loop, addr, sock, config, reuse_port)
+    if sock is not None:
+        return KCPListener(loop, sock, False, config, on_session)
+    if addr is None:
+        raise ConfigError("an address or a socket is needed")
+    own = await new_socket(loop, addr, config, reuse_port=reuse_port)
     try:
-        return KCPListener(loop, lsock, owned, config, on_session)
+        return KCPListener(loop, own, True, config, on_session)
     except BaseException:
-        if owned:
-            lsock.close()
+        own.close()
         raise
 
 
@@ -267,9 +242,9 @@ class KCPServer(asyncio.AbstractServer):
         self._listener: KCPListener | None = None
         self._serving_forever: asyncio.Future[None] | None = None
 
-    def new_session(self, driver: SessionDriver) -> None:
+    def new_session(self, session: KCPSession) -> None:
         """A new session: give it a stream pair and run the callback."""
-        stream_pair(driver, self._limit, self._callback)
+        stream_pair(session, self._limit, self._callback)
 
     def attach(self, listener: KCPListener) -> None:
         self._listener = listener

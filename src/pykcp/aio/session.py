@@ -217,7 +217,7 @@ class KCPSession:
         if not self._driver.close():
             raise SessionClosedError("session is already closed")
 
-    def attach_protocol(self, protocol: asyncio.BaseProtocol) -> asyncio.Transport:
+    def attach_protocol(self, protocol: asyncio.BaseProtocol) -> KCPTransport:
         """Hand this session to an asyncio *protocol* (streams, a framing layer...).
 
         Returns the :class:`~pykcp.aio.transport.KCPTransport` the protocol is connected to;

@@ -10,7 +10,7 @@ so KCP's receive window closes and the peer stops sending.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Protocol
 
 from pykcp.aio.driver import SessionDriver
 from pykcp.core.errors import KCPError
@@ -156,6 +156,11 @@ class KCPTransport(asyncio.Transport):
     def get_protocol(self) -> asyncio.BaseProtocol:
         return self._protocol  # type: ignore[no-any-return]
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop the session runs on."""
+        return self._driver.loop
+
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         driver = self._driver
         if name == "peername":
@@ -170,11 +175,18 @@ class KCPTransport(asyncio.Transport):
 
 
 def stream_pair(
-    driver: SessionDriver, limit: int, callback: Any = None
+    session: AttachableSession, limit: int, callback: Any = None
 ) -> tuple[asyncio.StreamReader, asyncio.StreamReaderProtocol, KCPTransport]:
-    """A StreamReader and its protocol, connected to *driver* through a new KCPTransport
+    """A StreamReader and its protocol, connected to *session* through a new KCPTransport
     (*callback* is ``start_server``'s client_connected_cb)."""
-    reader = asyncio.StreamReader(limit=limit, loop=driver.loop)
-    protocol = asyncio.StreamReaderProtocol(reader, callback, loop=driver.loop)
-    transport = KCPTransport(driver, protocol)
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=limit, loop=loop)
+    protocol = asyncio.StreamReaderProtocol(reader, callback, loop=loop)
+    transport = session.attach_protocol(protocol)
     return reader, protocol, transport
+
+
+class AttachableSession(Protocol):
+    """What :func:`stream_pair` needs of a session (a ``KCPSession``)."""
+
+    def attach_protocol(self, protocol: asyncio.BaseProtocol) -> KCPTransport: ...

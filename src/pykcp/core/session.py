@@ -168,11 +168,6 @@ class Session:
         return int(self._kcp.mtu) + self.header_size
 
     @property
-    def interval(self) -> int:
-        """KCP's flush interval in ms."""
-        return int(self._kcp.interval)
-
-    @property
     def snd_wnd(self) -> int:
         return int(self._kcp.snd_wnd)
 

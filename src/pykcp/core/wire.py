@@ -32,10 +32,14 @@ MTU_LIMIT: Final = 1500
 
 # crypto layer (protocol.md §2.2, §2.5)
 NONCE_SIZE: Final = 16
+"""Random bytes in front of every CFB-family datagram."""
 CRC_SIZE: Final = 4
+"""The CRC-32 of the payload, after the nonce."""
 CFB_HEADER_SIZE: Final = NONCE_SIZE + CRC_SIZE
 AEAD_NONCE_SIZE: Final = 12
+"""AES-GCM's nonce, in clear in front of the ciphertext."""
 AEAD_TAG_SIZE: Final = 16
+"""AES-GCM's authentication tag, after the ciphertext."""
 
 # FEC layer (protocol.md §3.1, §4)
 FEC_HEADER_SIZE: Final = 6
@@ -43,9 +47,13 @@ FEC_HEADER_SIZE: Final = 6
 FEC_OVERHEAD: Final = 8
 """The FEC header plus the u16 size field of a data packet: what FEC adds to a KCP datagram."""
 TYPE_DATA: Final = 0xF1
+"""An FEC data packet: the u16 at offset 4 of a decrypted datagram."""
 TYPE_PARITY: Final = 0xF2
+"""An FEC parity packet."""
 TYPE_OOB: Final = 0xF3
+"""An out-of-band datagram (latest kcp-go)."""
 OOB_SEQID: Final = 0xFFFFFFFF
+"""The seqid every OOB datagram carries (outside the FEC numbering)."""
 OOB_HEADER_SIZE: Final = FEC_OVERHEAD + 4
 """An OOB packet's header: seqid, type, size and the conv."""
 

@@ -4,48 +4,8 @@
 with no asyncio; ``session`` runs a :class:`MuxSession` and its streams on a loop.
 """
 
-from pykcp.smux.frame import (
-    ACCEPT_BACKLOG,
-    CMD_FIN,
-    CMD_NOP,
-    CMD_PSH,
-    CMD_SYN,
-    CMD_UPD,
-    HEADER_SIZE,
-    INITIAL_PEER_WINDOW,
-    UPDATE_SIZE,
-    FrameHeader,
-    SmuxConfig,
-    SmuxGoAwayError,
-    SmuxKeepAliveTimeoutError,
-    SmuxProtocolError,
-    StreamResetError,
-    decode_header,
-    decode_update,
-    encode_frame,
-    encode_update,
-)
-from pykcp.smux.session import MuxSession
+from pykcp.smux import frame, session
+from pykcp.smux.frame import *  # noqa: F403 - the package re-exports both modules' __all__
+from pykcp.smux.session import *  # noqa: F403
 
-__all__ = [
-    "ACCEPT_BACKLOG",
-    "CMD_FIN",
-    "CMD_NOP",
-    "CMD_PSH",
-    "CMD_SYN",
-    "CMD_UPD",
-    "HEADER_SIZE",
-    "INITIAL_PEER_WINDOW",
-    "UPDATE_SIZE",
-    "FrameHeader",
-    "MuxSession",
-    "SmuxConfig",
-    "SmuxGoAwayError",
-    "SmuxKeepAliveTimeoutError",
-    "SmuxProtocolError",
-    "StreamResetError",
-    "decode_header",
-    "decode_update",
-    "encode_frame",
-    "encode_update",
-]
+__all__ = [*frame.__all__, *session.__all__]

@@ -4,38 +4,11 @@
 transforms, ``pure`` the ciphers written here in Python, ``factory`` kcptun's names.
 """
 
-from __future__ import annotations
+from pykcp.core.crypt import base, factory, openssl, pure, stream
+from pykcp.core.crypt.base import *  # noqa: F403 - the package re-exports every module's __all__
+from pykcp.core.crypt.factory import *  # noqa: F403
+from pykcp.core.crypt.openssl import *  # noqa: F403
+from pykcp.core.crypt.pure import *  # noqa: F403
+from pykcp.core.crypt.stream import *  # noqa: F403
 
-from pykcp.core.crypt.base import CFB_IV, BlockCrypt, Buffer
-from pykcp.core.crypt.factory import CIPHER_NAMES, derive_key, new_crypt
-from pykcp.core.crypt.openssl import (
-    AEADCrypt,
-    AESBlockCrypt,
-    BlowfishBlockCrypt,
-    Cast5BlockCrypt,
-    SM4BlockCrypt,
-    TripleDESBlockCrypt,
-)
-from pykcp.core.crypt.pure import TEABlockCrypt, TwofishBlockCrypt, XTEABlockCrypt
-from pykcp.core.crypt.stream import NoneBlockCrypt, Salsa20BlockCrypt, SimpleXORBlockCrypt
-
-__all__ = [
-    "CFB_IV",
-    "CIPHER_NAMES",
-    "AEADCrypt",
-    "AESBlockCrypt",
-    "BlockCrypt",
-    "BlowfishBlockCrypt",
-    "Buffer",
-    "Cast5BlockCrypt",
-    "NoneBlockCrypt",
-    "SM4BlockCrypt",
-    "Salsa20BlockCrypt",
-    "SimpleXORBlockCrypt",
-    "TEABlockCrypt",
-    "TripleDESBlockCrypt",
-    "TwofishBlockCrypt",
-    "XTEABlockCrypt",
-    "derive_key",
-    "new_crypt",
-]
+__all__ = [*base.__all__, *factory.__all__, *openssl.__all__, *pure.__all__, *stream.__all__]
