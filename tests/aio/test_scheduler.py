@@ -100,10 +100,11 @@ def test_one_scheduler_per_loop() -> None:
 
 
 def test_idle_sessions_leave_the_timer_heap() -> None:
-    """Once the ACKs are out, quiet sessions have no timer entry at all."""
+    """Once the ACKs are out, quiet sessions have no timer entry at all (without keepalives;
+    with them, see the next test)."""
 
     async def main() -> None:
-        config = Config.preset("fast3")
+        config = Config.preset("fast3", keepalive=None, idle_timeout=None)
         listener = await pykcp.listen(("127.0.0.1", 0), config)
         clients = []
         for _ in range(20):
@@ -113,6 +114,8 @@ def test_idle_sessions_leave_the_timer_heap() -> None:
         for _ in range(20):
             session = await listener.accept()
             assert await session.read() == b"hi"
+        for client in clients:  # a second datagram establishes each server session
+            await client.write(b"!")
         scheduler = get_scheduler()
         for _ in range(100):
             if len(scheduler) == 0:
@@ -122,6 +125,32 @@ def test_idle_sessions_leave_the_timer_heap() -> None:
         # Activity re-arms exactly the sessions involved.
         await clients[0].write(b"again")
         assert len(scheduler) >= 1
+        for client in clients:
+            client.close()
+        listener.close()
+
+    asyncio.run(main())
+
+
+def test_idle_sessions_with_keepalives_wake_only_for_them() -> None:
+    """The default keepalive: an idle session's only timer is its next probe, seconds away."""
+
+    async def main() -> None:
+        config = Config.preset("fast3")
+        listener = await pykcp.listen(("127.0.0.1", 0), config)
+        clients = []
+        for _ in range(10):
+            client = await pykcp.dial(listener.local_address, config)
+            await client.write(b"hi")
+            clients.append(client)
+        for _ in range(10):
+            session = await listener.accept()
+            assert await session.read() == b"hi"
+        await asyncio.sleep(0.3)
+        scheduler = get_scheduler()
+        earliest = scheduler.earliest()
+        assert len(scheduler) == 20 and earliest is not None
+        assert earliest - now_ms(asyncio.get_running_loop()) > 5000
         for client in clients:
             client.close()
         listener.close()

@@ -44,7 +44,11 @@ def test_explicit_values_override_the_preset() -> None:
 
 def test_fec_needs_both_shard_counts() -> None:
     assert Config(data_shards=10, parity_shards=3).fec_enabled
-    assert not Config(data_shards=10, parity_shards=0).fec_enabled
+    assert not Config().fec_enabled
+    # One without the other used to turn FEC off without a word.
+    for shards in ((10, 0), (0, 3)):
+        with pytest.raises(ConfigError, match="both"):
+            Config(data_shards=shards[0], parity_shards=shards[1])
 
 
 @pytest.mark.parametrize(
@@ -52,7 +56,7 @@ def test_fec_needs_both_shard_counts() -> None:
     [
         {"mode": "turbo"},
         {"mtu": 1501},
-        {"mtu": 49},
+        {"mtu": 24},
         {"sndwnd": 0},
         {"rcvwnd": 70000},
         {"interval": 0},
@@ -149,3 +153,62 @@ def test_bytes_like_keys_are_accepted_and_frozen(key: bytes | bytearray | memory
 def test_a_raw_key_of_the_wrong_length_fails_at_construction(crypt: str, key: bytes) -> None:
     with pytest.raises(ConfigError, match="key"):
         Config(crypt=crypt, key=key)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("crypt", 42),
+        ("crypt", b"aes"),
+        ("crypt", object()),
+        ("stream", "yes"),
+        ("write_delay", 1),
+        ("ack_nodelay", None),
+        ("mtu", "1400"),
+        ("mtu", 1400.0),
+        ("sndwnd", True),
+        ("mode", 2),
+        ("idle_timeout", "60"),
+        ("keepalive", True),
+        ("rate_limit", 1.5),
+        ("max_sessions", None),
+    ],
+)
+def test_a_field_of_the_wrong_type_is_a_type_error_naming_it(field: str, value: object) -> None:
+    """#12: Config(crypt=42) used to pass and leave a zombie session behind."""
+    with pytest.raises(TypeError, match=field) as caught:
+        Config(**{field: value})  # type: ignore[arg-type]
+    assert isinstance(caught.value, ConfigError)  # also a ConfigError, for older callers
+
+
+@pytest.mark.parametrize(
+    ("options", "smallest"),
+    [
+        ({}, 25),
+        ({"data_shards": 1, "parity_shards": 1}, 33),
+        ({"crypt": "aes", "key": "k"}, 45),
+        ({"crypt": "aes", "key": "k", "data_shards": 10, "parity_shards": 3}, 53),
+        ({"crypt": "aes-128-gcm", "key": "k"}, 53),
+        ({"crypt": "aes-128-gcm", "key": "k", "data_shards": 2, "parity_shards": 1}, 61),
+        ({"crypt": "null", "key": "k"}, 25),
+    ],
+)
+def test_the_mtu_must_leave_room_for_one_payload_byte(
+    options: dict[str, object], smallest: int
+) -> None:
+    """Headers of the chosen crypto and FEC + a KCP header + one byte (protocol.md §1.3)."""
+    assert Config(mtu=smallest, **options).min_mtu == smallest  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=f"mtu must be an integer in \\[{smallest}, 1500\\]"):
+        Config(mtu=smallest - 1, **options)  # type: ignore[arg-type]
+
+
+def test_mtu_50_with_aes_and_fec_fails_at_construction_not_at_dial() -> None:
+    with pytest.raises(ConfigError, match="mtu"):
+        Config(crypt="aes", key="k", data_shards=10, parity_shards=3, mtu=50)
+
+
+def test_server_bounds_have_safe_defaults() -> None:
+    config = Config()
+    assert config.idle_timeout is not None and config.keepalive is not None
+    assert config.keepalive < config.idle_timeout
+    assert config.max_sessions == 4096 and config.accept_backlog == 128

@@ -205,18 +205,87 @@ def test_accept_backlog_limits_new_sessions() -> None:
     assert len(new) == 128 and listener.pending_accept == 128
     assert len(listener.sessions) == 128
     assert listener.receive_datagram(_push(500, 0), ("127.0.0.1", 9998), 0) is None
+    assert listener.dropped_full == 73
     assert isinstance(new[0], ev.NewSession)
-    listener.accepted(new[0].session)
+    first = new[0].session
+    listener.accepted(first)
+    # Accepted but not established (one datagram could be spoofed): it keeps its place.
+    assert listener.backlog == 128
+    assert listener.receive_datagram(_push(500, 0), ("127.0.0.1", 9999), 0) is None
+    # A second datagram from its peer establishes it and frees the place.
+    assert listener.receive_datagram(_push(0, 1), ("127.0.0.1", 10000), 5) is first
+    assert first.established and listener.backlog == 127
     assert listener.receive_datagram(_push(500, 0), ("127.0.0.1", 9999), 0) is not None
 
 
-def test_closed_server_session_is_recreated_by_a_later_datagram() -> None:
+def test_max_sessions_caps_live_sessions() -> None:
+    listener = ListenerCore(Config(max_sessions=10, accept_backlog=100))
+    for port in range(20):
+        session = listener.receive_datagram(_push(port, 0), ("127.0.0.1", 10000 + port), 0)
+        if session is not None:
+            listener.accepted(session)
+            listener.receive_datagram(_push(port, 1), ("127.0.0.1", 10000 + port), 1)
+    assert len(listener.sessions) == 10 and listener.dropped_full == 10
+    assert listener.backlog == 0
+
+
+def test_an_unconfirmed_session_is_dropped_after_establish_timeout() -> None:
+    """One spoofed datagram must not hold a session for ever: after its probes go unanswered
+    for establish_timeout, it ends (and leaves the backlog)."""
+    listener = ListenerCore(Config(establish_timeout=3.0, idle_timeout=None, keepalive=None))
+    session = listener.receive_datagram(_push(7, 0), CLIENT, 0)
+    assert session is not None and not session.established
+    probes_before = session.snmp.OutSegs
+    ended = run_timers(session, 0, 60_000)
+    assert isinstance(session.error, PeerGoneError) and 3000 <= ended <= 3100
+    assert session.snmp.OutSegs > probes_before  # it asked for a sign of life first
+
+
+def test_a_fresh_server_session_sends_at_most_three_times_what_it_received() -> None:
+    """No amplification (protocol.md §6.4): until the peer acknowledges our data, a
+    listener's session holds back what exceeds 3x the bytes it received."""
+    from pykcp.core.session import AMPLIFICATION_FACTOR
+
+    listener = ListenerCore(Config(nc=1, sndwnd=256))
+    request = _push(7, 0, b"x" * 40)
+    session = listener.receive_datagram(request, CLIENT, 0)
+    assert session is not None and not session.validated
+    session.send(b"y" * 20_000, 0)  # a large answer to a spoofed source
+    sent = sum(map(len, session.datagrams_to_send(0)))
+    assert 0 < sent <= AMPLIFICATION_FACTOR * len(request)
+    for now in range(10, 3000, 10):  # nothing more leaves, however long it waits
+        session.handle_timer(now)
+        sent += sum(map(len, session.datagrams_to_send(now)))
+    assert sent <= AMPLIFICATION_FACTOR * len(request)
+    # The real client's ACK of the first segment proves its address: the rest flows.
+    ack = struct.pack("<IBBHIIII", 7, 82, 0, 32, 0, 0, 1, 0)
+    assert listener.receive_datagram(ack, CLIENT, 3000) is session
+    assert session.validated
+    assert sum(map(len, session.datagrams_to_send(3000))) > 10_000
+
+
+def test_a_closed_conversation_is_not_reopened_by_its_stragglers() -> None:
+    """#12 item 5: the client's late ACK after a server-side close used to open a phantom
+    session that the application accepted again (protocol.md §6.4)."""
+    from pykcp.core.listener import TIME_WAIT_MS
+
     listener = ListenerCore(Config())
     first = listener.receive_datagram(_push(3, 1), CLIENT, 0)
     assert first is not None
     first.close(0)
-    listener.remove(first)
-    again = listener.receive_datagram(_push(3, 1), CLIENT, 0)
+    listener.remove(first, 0)
+    # Stragglers keep the conversation remembered as ended, however long they trickle in.
+    for now in range(0, 3 * TIME_WAIT_MS, TIME_WAIT_MS // 2):
+        assert listener.receive_datagram(_push(3, 1), CLIENT, now) is None
+    assert listener.sessions == {}
+    # A new conversation from that address is welcome at once...
+    other = listener.receive_datagram(_push(4, 0), CLIENT, 3 * TIME_WAIT_MS)
+    assert other is not None and other.conv == 4
+    # ...and once the old one has been quiet long enough, it may open a session again.
+    other.close(0)
+    listener.remove(other, 3 * TIME_WAIT_MS)
+    later = 4 * TIME_WAIT_MS + 1
+    again = listener.receive_datagram(_push(3, 1), CLIENT, later)
     assert again is not None and again is not first and again.conv == 3
 
 
@@ -244,13 +313,21 @@ def test_fec_side_understood_by_a_side_without_fec() -> None:
     assert link.client.recv(link.now) == b"pong"
 
 
+def test_a_client_that_never_wrote_keeps_quiet_and_alive() -> None:
+    session = Session(1, Config(idle_timeout=2.0, keepalive=1.0), 0, remote=SERVER)
+    session.handle_timer(session.get_timer() or 0)
+    assert session.get_timer() is None and not session.closed
+    assert session.datagrams_to_send(100) == []
+
+
 def test_idle_timeout_ends_the_session_with_peer_gone() -> None:
-    config = Config(idle_timeout=2.0)
+    config = Config(idle_timeout=2.0, keepalive=None)
     session = Session(1, config, 0, remote=SERVER)
+    assert session.receive_datagram(_push(1, 0), 0)  # heard once, then never again
     now = run_timers(session, 0, 10_000)
     assert session.closed
     assert isinstance(session.error, PeerGoneError)
-    assert [type(e) for e in events(session)] == [ev.PeerGone]
+    assert [type(e) for e in events(session)] == [ev.DataReadable, ev.PeerGone]
     assert 2000 <= now <= 2200
     with pytest.raises(PeerGoneError):
         session.send(b"x", now)
@@ -269,16 +346,40 @@ def test_dead_link_timeout_only_counts_while_data_waits_for_an_ack() -> None:
 
 
 def test_quiescent_session_has_no_deadline_until_io() -> None:
-    link = Link(Config())
+    link = Link(Config(keepalive=None, idle_timeout=None))
     link.client.send(b"ping", link.now)
     link.run_until(lambda: CLIENT in link.listener.sessions and link.server.readable)
     assert link.server.recv(link.now) == b"ping"
     for _ in range(100):
         link.step()
     assert link.client.get_timer() is None
-    assert link.server.get_timer() is None
+    # One datagram does not establish the server's session: it will probe the client once,
+    # seconds from now, but it has no flush timer.
+    deadline = link.server.get_timer()
+    assert deadline is not None and deadline - link.now > 5000
     link.client.send(b"again", link.now)
     assert link.client.get_timer() is not None
+
+
+def test_keepalive_probes_keep_an_idle_pair_alive_and_a_dead_peer_is_detected() -> None:
+    """A WASK after `keepalive` s of silence; the peer's KCP answers WINS (any kcp-go peer
+    does): both sides stay alive past idle_timeout with no application traffic."""
+    config = Config(keepalive=1.0, idle_timeout=3.0)
+    link = Link(config)
+    link.client.send(b"ping", link.now)
+    link.run_until(lambda: CLIENT in link.listener.sessions and link.server.readable)
+    start = link.now
+    for _ in range(1000):  # 10 s of silence at the application level
+        link.step()
+    assert link.now - start >= 10_000
+    assert not link.client.closed and not link.server.closed
+    assert link.client.snmp.OutSegs > 3 and link.server.snmp.InSegs > 3
+    # The server vanishes: the client's probes go unanswered and idle_timeout ends it.
+    link.listener.sessions.clear()
+    link.listener.close()
+    for _ in range(500):
+        link.step()
+    assert isinstance(link.client.error, PeerGoneError)
 
 
 def test_close_flushes_and_second_close_reports_false() -> None:
@@ -378,6 +479,7 @@ def test_junk_and_foreign_conversations_do_not_keep_a_session_alive() -> None:
     """#12 item 2: only what the session accepted refreshes liveness (protocol.md §6.5)."""
     junk = [bytes(24), _push(0x9999, 0), _push(0x9999, 7), b"\xff" * 40]
     session = Session(1, Config(idle_timeout=2.0, dead_link_timeout=2.0), 0, remote=SERVER)
+    session.send(b"hello?", 0)  # nobody real answers
     ended = _hostile(session, junk, 500, 20_000)
     assert isinstance(session.error, PeerGoneError)
     assert ended <= 2600
@@ -394,6 +496,7 @@ def test_junk_in_an_fec_frame_does_not_keep_a_session_alive() -> None:
     parity = struct.pack("<IH", 2, 0xF2) + os.urandom(40)
     oob = struct.pack("<IHHI", 0xFFFFFFFF, 0xF3, 8, 0x7777) + b"hi"  # OOB for another conv
     session = Session(1, config, 0, remote=SERVER)
+    session.send(b"hello?", 0)
     _hostile(session, [data, parity, oob], 300, 10_000)
     assert isinstance(session.error, PeerGoneError)
     assert events(session)[-1] == ev.PeerGone(session.error)
@@ -417,3 +520,37 @@ def test_the_first_write_leaves_at_once_with_congestion_control_on() -> None:
     session = Session(1, Config(), 1000, remote=SERVER)  # kcp-go's default timing: nc = 0
     session.send(b"hello", 1000)
     assert len(session.datagrams_to_send(1000)) == 1
+
+
+def test_rate_limit_paces_what_leaves() -> None:
+    """[SetRateLimit]: a token bucket (burst of 64 datagrams) under the session's datagrams."""
+    from pykcp.core.session import RATE_BURST
+
+    rate = 200_000
+    link = Link(Config(nc=1, sndwnd=1024, rcvwnd=1024, rate_limit=rate, mode="fast2"))
+    payload = os.urandom(1_000_000)
+    link.client.send(payload, link.now)
+    start = link.now
+    received = bytearray()
+    link.run_until(lambda: link.drain_server(received) >= len(payload), steps=20_000)
+    elapsed = (link.now - start) / 1000
+    wire = sum(link.sizes)  # both directions; ACKs are a small part
+    assert bytes(received) == payload
+    # The whole transfer cannot beat the rate (plus one burst), nor lag far behind it.
+    assert (wire - RATE_BURST) / rate * 0.9 <= elapsed <= wire / rate * 1.3
+
+
+def test_rate_limit_can_be_changed_and_lifted() -> None:
+    session = Session(1, Config(nc=1, sndwnd=1024), 0, remote=SERVER)
+    session.kcp.rmt_wnd = 1024  # as if the peer had advertised a large window
+    session.set_rate_limit(10_000)
+    session.send(os.urandom(200_000), 0)
+    first = sum(map(len, session.datagrams_to_send(0)))
+    assert first <= 64 * 1500  # one burst
+    timer = session.get_timer()
+    assert timer is not None and timer <= 200  # woken when the bucket refills
+    session.set_rate_limit(0)
+    session.handle_timer(timer)
+    assert sum(map(len, session.datagrams_to_send(timer))) > 50_000
+    with pytest.raises(ValueError):
+        session.set_rate_limit(-1)

@@ -490,6 +490,63 @@ def test_drain_applies_backpressure(version: int) -> None:
     run(main)
 
 
+def test_session_obeys_the_connections_flow_control() -> None:
+    """The session hands a stalled connection at most one batch past its high-water mark.
+
+    Frames must reach the connection through ``write()``: since Python 3.12 the socket
+    transport has a ``writelines()`` of its own that never pauses the protocol (gh-127655),
+    so ``drain()`` on the connection returned at once and the whole of what the streams wrote
+    piled up in the transport's buffer.
+    """
+    from pykcp.smux import session as smux_session
+
+    async def main() -> None:
+        (mr, mw), (_pr, pw) = await connected_pair()  # the peer never reads
+        session = MuxSession.client(mr, mw, SmuxConfig(keep_alive_disabled=True))
+        try:
+            _, writer = await session.open_stream()
+            writer.write(bytes(10_000_000))
+            drain = asyncio.create_task(writer.drain())
+            await asyncio.sleep(0.1)
+            _, high = mw.transport.get_write_buffer_limits()
+            batch = smux_session._SEND_BATCH
+            bound = high + batch + smux.HEADER_SIZE + session.config.max_frame_size
+            assert mw.transport.get_write_buffer_size() <= bound
+            assert not drain.done()
+            drain.cancel()
+        finally:
+            session.close()
+            pw.close()
+            await session.wait_closed()
+
+    run(main)
+
+
+def test_a_write_racing_the_loss_of_the_connection_ends_the_session_cleanly() -> None:
+    """Frames emitted after the connection's transport is gone are dropped, as by
+    ``transport.write()``; the socket transport's own ``writelines()`` (Python >= 3.12) raised
+    AttributeError there (gh-136234), which escaped as the session's error."""
+
+    async def main() -> None:
+        (mr, mw), (_pr, pw) = await connected_pair()
+        session = MuxSession.client(mr, mw, SmuxConfig(keep_alive_disabled=True))
+        try:
+            reader, writer = await session.open_stream()
+            await asyncio.sleep(0.05)  # the SYN has left
+            mw.transport.abort()  # connection_lost() runs on the next loop pass...
+            writer.write(b"x")  # ...and the send loop, woken now, right after it
+            with pytest.raises(ConnectionError):
+                await reader.read()
+            await session.wait_closed()
+            assert isinstance(session.error, SessionClosedError), repr(session.error)
+        finally:
+            session.close()
+            pw.close()
+            await session.wait_closed()
+
+    run(main)
+
+
 # -- keepalive -----------------------------------------------------------------------------------
 
 

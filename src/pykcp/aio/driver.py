@@ -159,13 +159,22 @@ class SessionDriver:
         """Queue *data* regardless of the window; raises the session's error once closed."""
         now = now_ms(self.loop)
         size = self.session.send(data, now)
-        self.pump(now)
+        self._pump_guarded(now)
         return size
 
     def send_oob(self, payload: bytes) -> None:
         now = now_ms(self.loop)
         self.session.send_oob(payload, now)
-        self.pump(now)
+        self._pump_guarded(now)
+
+    def _pump_guarded(self, now: int) -> None:
+        """pump() on behalf of an API call: a failure ends the session, and the call raises
+        the session's error (not the internal one) like every later call will."""
+        try:
+            self.pump(now)
+        except Exception as exc:
+            self.fail(exc)
+            raise self.session.error or SessionClosedError("session failed") from exc
 
     def close(self) -> bool:
         """[Close]: False if the session had already ended."""
@@ -190,23 +199,23 @@ class SessionDriver:
                 logger.error("pykcp: session %#010x failed", self.session.conv, exc_info=exc)
             error = SessionClosedError(f"session failed: {exc!r}")
             error.__cause__ = exc
-        self.session.abort(error)
-        try:
-            self.pump(now_ms(self.loop))
-        finally:
-            if not self.finished:
-                self._finish(error, now_ms(self.loop))
+        session = self.session
+        session.abort(error)
+        while session.next_event() is not None:
+            pass  # the faces hear of the end below; the broken pipeline is not run again
+        self._finish(error, now_ms(self.loop), flush=False)
 
     # -- the end ---------------------------------------------------------------------------
 
-    def _finish(self, error: KCPError | None, now: int) -> None:
+    def _finish(self, error: KCPError | None, now: int, *, flush: bool = True) -> None:
         if self.finished:
             return
         self.finished = True
         session = self.session
-        datagrams = session.datagrams_to_send(now)  # what the closing flush produced
-        if datagrams:
-            self.endpoint.send(datagrams, session.remote, session.snmp)
+        if flush:
+            datagrams = session.datagrams_to_send(now)  # what the closing flush produced
+            if datagrams:
+                self.endpoint.send(datagrams, session.remote, session.snmp)
         self._scheduler.cancel(self)
         DEFAULT_SNMP.detach(session.snmp)
         if self.owns_endpoint:

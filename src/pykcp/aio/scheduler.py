@@ -49,6 +49,10 @@ class Scheduler:
     def __len__(self) -> int:
         return len(self._scheduled)
 
+    def earliest(self) -> int | None:
+        """The earliest deadline of any scheduled item (ms), or None when none is scheduled."""
+        return min(self._scheduled.values(), default=None)
+
     def schedule(self, item: Timed, deadline: int | None) -> None:
         """Make sure *item* runs no later than *deadline* (ms); None is a no-op."""
         if deadline is None:

@@ -24,6 +24,7 @@ from pykcp.core.errors import ConfigError, KCPError, SessionClosedError
 from pykcp.core.listener import ListenerCore
 from pykcp.core.session import Address, Session
 from pykcp.core.snmp import DEFAULT_SNMP, Snmp
+from pykcp.core.stats import ListenerStats
 
 __all__ = ["ClientConnectedCallback", "KCPListener", "KCPServer", "listen", "start_server"]
 
@@ -73,6 +74,10 @@ class KCPListener:
         """Counters of datagrams the listener itself dropped (per-session ones are separate)."""
         return self._core.snmp
 
+    def stats(self) -> ListenerStats:
+        """Bounds, drops, and the live sessions' counters summed (a typed snapshot)."""
+        return self._core.stats()
+
     @property
     def local_address(self) -> Address:
         return self._endpoint.local_address
@@ -117,7 +122,7 @@ class KCPListener:
             wake_all(self._accept_waiters)
 
     def _forget(self, driver: SessionDriver) -> None:
-        self._core.remove(driver.session)
+        self._core.remove(driver.session, driver.now())
         self._drivers.pop(id(driver.session), None)
         if driver in self._accept_queue:
             self._accept_queue.remove(driver)

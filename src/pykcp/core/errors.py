@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigError",
+    "ConfigTypeError",
     "KCPError",
     "KCPTimeoutError",
     "PeerGoneError",
@@ -22,6 +23,10 @@ class KCPError(Exception):
 
 class ConfigError(KCPError, ValueError):
     """An option or argument is out of range or inconsistent."""
+
+
+class ConfigTypeError(ConfigError, TypeError):
+    """An option has the wrong type (also a ``TypeError``)."""
 
 
 class KCPTimeoutError(KCPError, TimeoutError):

@@ -371,6 +371,11 @@ class KCP:
             rcv_nxt = (rcv_nxt + 1) & _M32
         self.rcv_nxt = rcv_nxt
 
+    def ask_window(self) -> None:
+        """Send a window probe (WASK) at the next flush: every KCP peer answers it with WINS,
+        which makes it a keepalive that needs nothing from the peer's application."""
+        self.probe |= ASK_SEND
+
     def has_output(self) -> bool:
         """True when datagrams wait for :meth:`take_output`."""
         return bool(self._output)

@@ -12,15 +12,16 @@ back events (:class:`~pykcp.core.events.NewSession`); it never touches a socket.
 from __future__ import annotations
 
 import struct
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Final
 
 from pykcp.core.config import Config
 from pykcp.core.events import NewSession
 from pykcp.core.packet import CryptoCodec
 from pykcp.core.session import Address, Buffer, Session, address_key
 from pykcp.core.snmp import Snmp
+from pykcp.core.stats import ListenerStats
 from pykcp.core.wire import (
     FEC_OVERHEAD,
     KCP_OVERHEAD,
@@ -30,17 +31,24 @@ from pykcp.core.wire import (
     TYPE_PARITY,
 )
 
-__all__ = ["ListenerCore"]
+__all__ = ["TIME_WAIT_MS", "ListenerCore"]
 
 _unpack_u32 = struct.Struct("<I").unpack_from
+
+TIME_WAIT_MS: Final = 30_000
+"""How long a listener remembers a conversation it ended: datagrams of it from the same
+address are dropped meanwhile (each one restarts the wait) instead of opening a phantom
+session that the application would accept again (protocol.md §6.4)."""
 
 
 class ListenerCore:
     """Routes datagrams from many peers to their sessions, creating sessions for new peers.
 
     Drops are counted in :attr:`snmp` (InErrs; with a cipher, junk fails its check first and
-    counts as InCsumErrors). At most ``config.accept_backlog`` new sessions wait to be
-    accepted (:meth:`accepted` frees a place); further new peers are dropped until then.
+    counts as InCsumErrors). Bounds (protocol.md §6.4): at most ``config.max_sessions`` live
+    sessions, and at most ``config.accept_backlog`` new ones that are not yet accepted
+    (:meth:`accepted`) or not yet established (the peer sent a second datagram or
+    acknowledged ours); further new peers are dropped until a place frees up.
     """
 
     def __init__(self, config: Config) -> None:
@@ -55,8 +63,12 @@ class ListenerCore:
         self.sessions: dict[tuple[Any, ...], Session] = {}
         """Live sessions by :func:`~pykcp.core.session.address_key` of their peer."""
         self._unaccepted: set[Session] = set()
+        self._pending: set[Session] = set()  # unaccepted or not established: the backlog
+        self._ended: OrderedDict[tuple[Any, ...], int] = OrderedDict()  # (peer, conv) -> expiry
         self._events: deque[NewSession] = deque()
         self.closed = False
+        self.dropped_full = 0
+        """New peers turned away because the backlog or max_sessions was full."""
 
     def receive_datagrams(self, batch: Iterable[tuple[Buffer, Address]], now: int) -> list[Session]:
         """Route a batch of ``(datagram, address)`` pairs; the sessions it touched, in order.
@@ -110,6 +122,9 @@ class ListenerCore:
         if session is not None:
             if conv is None or conv == session.conv:
                 session.receive_payload(payload, now)
+                pending = self._pending
+                if pending and session.established and session not in self._unaccepted:
+                    pending.discard(session)
                 return session
             # sn of the first segment; an OOB datagram counts as sn 0 (latest kcp-go).
             if flag == TYPE_DATA:
@@ -123,21 +138,40 @@ class ListenerCore:
                 return None
             # The peer restarted from the same address with a new conversation.
             session.replace(now)
-            self.remove(session)
+            self.remove(session, now)
             if touched is not None:
                 touched[id(session)] = session
         if conv is None or self.closed:
             self.snmp.InErrs += 1
             return None
-        if len(self._unaccepted) >= self.config.accept_backlog:
-            self.snmp.InErrs += 1
+        if self._ended and self._recently_ended((key, conv), now):
+            self.snmp.InErrs += 1  # a straggler of a conversation that ended here
             return None
-        session = Session(conv, self.config, now, remote=addr, crypt=self.crypt, passive=True)
+        config = self.config
+        if len(self._pending) >= config.accept_backlog or len(self.sessions) >= config.max_sessions:
+            self.snmp.InErrs += 1
+            self.dropped_full += 1
+            return None
+        session = Session(conv, config, now, remote=addr, crypt=self.crypt, passive=True)
         session.receive_payload(payload, now)
         self.sessions[key] = session
         self._unaccepted.add(session)
+        self._pending.add(session)
         self._events.append(NewSession(session))
         return session
+
+    def _recently_ended(self, conversation: tuple[Any, ...], now: int) -> bool:
+        ended = self._ended
+        while ended:  # forget what expired (the oldest first)
+            oldest, expiry = next(iter(ended.items()))
+            if expiry > now:
+                break
+            del ended[oldest]
+        if conversation not in ended:
+            return False
+        ended[conversation] = now + TIME_WAIT_MS
+        ended.move_to_end(conversation)
+        return True
 
     def next_event(self) -> NewSession | None:
         """The oldest listener event not yet taken, or None."""
@@ -145,21 +179,54 @@ class ListenerCore:
         return events.popleft() if events else None
 
     def accepted(self, session: Session) -> None:
-        """*session* left the accept queue: its backlog place is free again."""
+        """*session* left the accept queue: once established it leaves the backlog too."""
         self._unaccepted.discard(session)
+        if session.established:
+            self._pending.discard(session)
 
-    def remove(self, session: Session) -> None:
-        """Forget *session* (it ended); a later datagram from its peer makes a new one."""
+    def remove(self, session: Session, now: int) -> None:
+        """Forget *session* (it ended). Its peer's datagrams of that conversation are dropped
+        for :data:`TIME_WAIT_MS` after the last one; a new conversation opens a new session."""
         self._unaccepted.discard(session)
+        self._pending.discard(session)
         key = address_key(session.remote)
         if self.sessions.get(key) is session:
             del self.sessions[key]
+        ended = self._ended
+        ended[(key, session.conv)] = now + TIME_WAIT_MS
+        ended.move_to_end((key, session.conv))
+        while len(ended) > self.config.max_sessions:
+            ended.popitem(last=False)
 
     @property
     def pending_accept(self) -> int:
         """New sessions not yet accepted."""
         return len(self._unaccepted)
 
+    @property
+    def backlog(self) -> int:
+        """New sessions not yet accepted or not yet established."""
+        return len(self._pending)
+
+    def stats(self) -> ListenerStats:
+        """The listener's bounds and drops, and its live sessions' counters summed."""
+        live = [session.snmp for session in self.sessions.values()]
+        snmp = self.snmp
+        return ListenerStats(
+            sessions=len(self.sessions),
+            backlog=len(self._pending),
+            pending_accept=len(self._unaccepted),
+            dropped_full=self.dropped_full,
+            dropped_invalid=snmp.InErrs + snmp.KCPInErrors,
+            crypto_failures=snmp.InCsumErrors,
+            bytes_sent=sum(s.BytesSent for s in live),
+            bytes_received=sum(s.BytesReceived for s in live),
+            datagrams_sent=snmp.OutPkts + sum(s.OutPkts for s in live),
+            datagrams_received=sum(s.InPkts for s in live),
+            retransmitted=sum(s.RetransSegs for s in live),
+            fec_recovered=sum(s.FECRecovered for s in live),
+        )
+
     def close(self) -> None:
-        """Stop creating sessions; existing sessions stay open (kcp-go semantics)."""
+        """Stop creating sessions (the asyncio listener closes the live ones as well)."""
         self.closed = True

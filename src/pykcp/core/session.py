@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 from collections import deque
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from pykcp.core.config import Config
 from pykcp.core.errors import ConfigError, KCPError, PeerGoneError, SessionClosedError
@@ -53,13 +53,19 @@ from pykcp.core.wire import (
 if TYPE_CHECKING:
     from pykcp.core.crypt import AEADCrypt, BlockCrypt
 
-__all__ = ["Address", "Buffer", "Session", "address_key", "new_conv"]
+__all__ = ["AMPLIFICATION_FACTOR", "Address", "Buffer", "Session", "address_key", "new_conv"]
 
 Address = Any
 """A socket address as ``recvfrom`` returns it: ``(host, port)`` or ``(host, port, flow,
 scope)``."""
 
 Buffer = bytes | bytearray | memoryview
+
+AMPLIFICATION_FACTOR: Final = 3
+"""A listener's session sends at most this many times the bytes it received until its peer
+proves that it receives what is sent to it (protocol.md §6.4), as QUIC does."""
+RATE_BURST: Final = 64 * MTU_LIMIT
+"""Bytes a rate-limited session may send at once after a pause (kcp-go: a batch of 64)."""
 
 
 def new_conv() -> int:
@@ -101,6 +107,7 @@ class Session:
 
         self._codec = CryptoCodec(crypt, snmp=self.snmp)
         self._crypto = crypt is not None
+        self._overhead = self._codec.overhead
         self._fec_encoder: FECEncoder | None = None
         self._fec_decoder: FECDecoder | None = None
         if config.fec_enabled:
@@ -122,14 +129,35 @@ class Session:
         """[SetWriteDelay]: a send waits for the timer (or a full window) instead of flushing."""
 
         self._outbox: list[bytes] = []  # sealed out-of-band datagrams
+        # Sealed datagrams held back by the amplification limit or the rate limit.
+        self._held: deque[bytes] = deque()
+        self._received_bytes = 0
+        self._sent_bytes = 0
+        self._rate = config.rate_limit
+        self._tokens = float(RATE_BURST)
+        self._tokens_at = now
         self._events: deque[Event] = deque()
         self._read_signalled = False
         self._write_blocked = False
         self._write_threshold: int | None = None
         self._idle_ms = _seconds_to_ms(config.idle_timeout)
         self._dead_link_ms = _seconds_to_ms(config.dead_link_timeout)
+        self._keepalive_ms = _seconds_to_ms(config.keepalive)
+        self._last_probe = now
         self.last_heard = now
         """When the peer was last heard from: a datagram KCP accepted (protocol.md §6.5)."""
+        self._accepted = 0
+        # Liveness rules start with the first exchange: a client that never wrote is silent.
+        self._started = passive
+        self._created = now
+        self._establish_ms = _seconds_to_ms(config.establish_timeout) if passive else 0
+        self.established = not passive
+        """A listener's session is established once its peer sent a second datagram or
+        acknowledged ours; until then it holds a place in the listener's backlog."""
+        self.validated = not passive
+        """The peer acknowledged data this session sent, so it does receive at its address:
+        until then a listener's session sends at most AMPLIFICATION_FACTOR times what it
+        received."""
         self.closed = False
         self.error: KCPError | None = None
         """Why the session ended (None while open, and after a local close)."""
@@ -295,6 +323,7 @@ class Session:
         if kcp.waitsnd() == 0:
             # Silence before this write was not the peer's fault: restart the dead-link clock.
             self.last_heard = max(self.last_heard, now)
+            self._started = True
         mss = kcp.mss
         if size <= mss:
             kcp.send(bytes(data))
@@ -402,10 +431,16 @@ class Session:
             accepted = True
         if accepted:
             self.last_heard = now
+            if not self.validated:
+                self._confirm(size)
+            self._started = True
             # ACKs this datagram queued leave within one interval, as in kcp-go (ACK no-delay
             # sent them from inside KCP input already, and KCP flushes by itself when ACKs
             # open the window).
-            self._wake(now + kcp.interval)
+            at = now + kcp.interval
+            deadline = self._deadline
+            if deadline is None or at < deadline:
+                self._deadline = at
             if not self._read_signalled and kcp.peeksize() >= 0:
                 self._read_signalled = True
                 self._events.append(DataReadable())
@@ -413,17 +448,31 @@ class Session:
                 self._check_writable()
         return accepted
 
+    def _confirm(self, size: int) -> None:
+        """An accepted datagram of a session whose peer is not validated yet."""
+        self._accepted += 1
+        self._received_bytes += size + self._overhead
+        if self._kcp.snd_una:  # the peer acknowledged our data: it receives at its address
+            self.validated = self.established = True
+        elif self._accepted >= 2:
+            self.established = True
+
     # -- datagrams out ---------------------------------------------------------------------
 
     def datagrams_to_send(self, now: int) -> list[bytes]:
-        """Every datagram produced since the last call, in order, sealed for the wire."""
+        """Every datagram that may leave now, in order, sealed for the wire.
+
+        Without a rate limit and once the peer is validated that is everything produced since
+        the last call; otherwise datagrams wait for their budget (protocol.md §6.4, §6.2) and
+        :meth:`get_timer` says when the rate limit frees more.
+        """
         payloads = self._kcp.take_output()
         outbox = self._outbox
-        if not payloads and not outbox:
-            return []
         if outbox:
             self._outbox = []
             out = outbox
+        elif not payloads:
+            return self._release(now) if self._held else []
         else:
             out = []
         encoder = self._fec_encoder
@@ -437,7 +486,49 @@ class Session:
             out += map(self._codec.seal, payloads)
         else:
             out += payloads
+        if self.validated and not self._rate and not self._held:
+            return out
+        self._held.extend(out)
+        return self._release(now)
+
+    def _release(self, now: int) -> list[bytes]:
+        """Datagrams of the held queue that the amplification and rate budgets allow."""
+        held = self._held
+        budget = float("inf")
+        if not self.validated:
+            budget = AMPLIFICATION_FACTOR * self._received_bytes - self._sent_bytes
+            # While blocked, retransmissions pile up behind the first copies: keep the newest.
+            excess = len(held) - max(64, 2 * self._kcp.snd_wnd)
+            for _ in range(excess):
+                held.popleft()
+        rate = self._rate
+        if rate:
+            elapsed = max(0, now - self._tokens_at)
+            self._tokens = min(float(RATE_BURST), self._tokens + elapsed * rate / 1000.0)
+            self._tokens_at = now
+            budget = min(budget, self._tokens)
+        out: list[bytes] = []
+        spent = 0
+        while held and len(held[0]) <= budget - spent:
+            datagram = held.popleft()
+            spent += len(datagram)
+            out.append(datagram)
+        self._sent_bytes += spent
+        if rate:
+            self._tokens -= spent
+            if held:
+                # Wake when the bucket holds the next datagram.
+                missing = len(held[0]) - self._tokens
+                self._wake(now + max(1, int(missing * 1000 / rate) + 1))
         return out
+
+    def set_rate_limit(self, bytes_per_second: int) -> None:
+        """[SetRateLimit]: pace this session's datagrams; 0 lifts the limit."""
+        if isinstance(bytes_per_second, bool) or not isinstance(bytes_per_second, int):
+            raise TypeError("the rate limit is a number of bytes per second")
+        if bytes_per_second < 0:
+            raise ConfigError("the rate limit must not be negative")
+        self._rate = bytes_per_second
 
     # -- timer -----------------------------------------------------------------------------
 
@@ -451,23 +542,44 @@ class Session:
         if self.closed:
             return
         kcp = self._kcp
+        if not self._started:
+            self._kcp.flush(now & 0xFFFFFFFF)
+            return
+        silent_for = now - self.last_heard
+        keepalive = self._keepalive_ms
+        if not self.established and self._establish_ms:
+            # An unconfirmed session asks its peer for a sign of life before it gives up on it
+            # (a real peer's KCP answers; a spoofed address cannot).
+            third = max(1, self._establish_ms // 3)
+            keepalive = min(keepalive, third) if keepalive else third
+        if keepalive and now - max(self.last_heard, self._last_probe) >= keepalive:
+            kcp.ask_window()  # a WASK: the peer answers WINS, and so is heard from again
+            self._last_probe = now
         delay = int(kcp.flush(now & 0xFFFFFFFF))
         waiting = kcp.waitsnd()
-        silent_for = now - self.last_heard
         # KCP's own dead flag (a segment sent dead_link = 20 times) is not used: with nodelay
         # the RTO grows linearly from 30 ms, so a peer that merely stalls for ~3.5 s (GC,
         # CPU contention, a full socket buffer) would trip it. kcp-go ignores it too.
         if waiting and self._dead_link_ms and silent_for >= self._dead_link_ms:
-            self._die(f"no acknowledgement from the peer for {silent_for / 1000:.1f} s")
+            self._die(f"nothing heard from the peer for {silent_for / 1000:.1f} s while data waits")
             return
         if self._idle_ms and silent_for >= self._idle_ms:
             self._die(f"nothing heard from the peer for {silent_for / 1000:.1f} s")
             return
+        unconfirmed = not self.established and self._establish_ms
+        if unconfirmed and now - self._created >= self._establish_ms:
+            self._die("the peer never confirmed the session (one datagram, then silence)")
+            return
         if waiting or kcp.has_output():
             self._wake(now + max(delay, 1))
-        elif self._idle_ms:
+        else:
             # Quiescent sessions only wake for liveness checks; I/O re-arms the timer.
-            self._wake(self.last_heard + self._idle_ms)
+            if self._idle_ms:
+                self._wake(self.last_heard + self._idle_ms)
+            if keepalive:
+                self._wake(max(self.last_heard, self._last_probe) + keepalive)
+            if not self.established and self._establish_ms:
+                self._wake(self._created + self._establish_ms)
         if self._write_blocked:
             self._check_writable()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["SessionStats"]
+__all__ = ["ListenerStats", "SessionStats"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +78,35 @@ class SessionStats:
     """Datagrams KCP rejected (wrong conv, bad header) or too short to parse."""
     last_heard: int
     """Milliseconds since the peer was last heard from (an accepted datagram)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerStats:
+    """A listener at one moment: its bounds, what it dropped, and its live sessions summed."""
+
+    sessions: int
+    """Live sessions."""
+    backlog: int
+    """New sessions not yet accepted or not yet established."""
+    pending_accept: int
+    """New sessions not yet accepted."""
+    dropped_full: int
+    """New peers turned away because the backlog or ``max_sessions`` was full."""
+    dropped_invalid: int
+    """Datagrams the listener could not attribute or that carried no usable conversation."""
+    crypto_failures: int
+    """Datagrams whose checksum or authentication tag failed."""
+    bytes_sent: int
+    """Application bytes written by the live sessions."""
+    bytes_received: int
+    """Application bytes read by the live sessions."""
+    datagrams_sent: int
+    datagrams_received: int
+    retransmitted: int
+    fec_recovered: int
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

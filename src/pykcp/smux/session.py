@@ -267,7 +267,14 @@ class MuxSession:
             else:
                 break
         if parts:
-            self._writer.writelines(parts)
+            # One write(), never writelines(): since Python 3.12 the selector socket transport
+            # has a writelines() of its own that skips what write() does, so through it the
+            # transport never paused us (drain() returned at once, its buffer grew without
+            # bound: CPython gh-127655) and, after the connection was lost, it raised
+            # AttributeError instead of dropping the data (gh-136234). write() keeps flow
+            # control and loss handling the same on every Python version and every transport;
+            # the join is the copy that 3.11's writelines() made too.
+            self._writer.write(b"".join(parts))
         return bool(control or ready or self._nop_pending)
 
     async def _send_loop(self) -> None:

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pykcp.aio import KCPSession, dial, listen
-from pykcp.core.config import Config
+from pykcp.core.config import Config, kcptun_fec
 from pykcp.core.crypt import CIPHER_NAMES
 from pykcp.core.errors import ConfigError
 from pykcp.tools.bench import add_bench_arguments, run_bench_command
@@ -155,11 +155,12 @@ def config_from_args(args: argparse.Namespace, **extra: Any) -> Config:
         }
     else:
         timing = {"mode": args.mode}
+    data_shards, parity_shards = kcptun_fec(args.datashard, args.parityshard)
     return Config(
         crypt=args.crypt,
         key=args.key,
-        data_shards=args.datashard,
-        parity_shards=args.parityshard,
+        data_shards=data_shards,
+        parity_shards=parity_shards,
         sndwnd=args.sndwnd,
         rcvwnd=args.rcvwnd,
         mtu=args.mtu,

@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from pykcp.core.config import PRESETS, Config
+from pykcp.core.config import PRESETS, Config, kcptun_fec
 from pykcp.core.crypt import AEADCrypt, BlockCrypt, derive_key, new_crypt
 from pykcp.core.errors import ConfigError
 from pykcp.smux import SmuxConfig
@@ -185,10 +185,11 @@ class _Common:
     def kcp_config(self, crypt: BlockCrypt | AEADCrypt | None = None) -> Config:
         """Session options as kcptun sets them (stream mode, no write delay, its timing)."""
         nodelay, interval, resend, nc = self.timing()
+        data_shards, parity_shards = kcptun_fec(self.datashard, self.parityshard)
         return Config(
             crypt=crypt,
-            data_shards=max(0, self.datashard),
-            parity_shards=max(0, self.parityshard),
+            data_shards=data_shards,
+            parity_shards=parity_shards,
             nodelay=nodelay,
             interval=interval,
             resend=resend,

@@ -145,6 +145,19 @@ func init() {
 			}
 		}
 		fmt.Println("ok", *streams)
+		// Leave the connection gracefully. Every stream is done here, but the pykcp side may
+		// still be sending the FINs that answer ours: closing now, with those unread, makes
+		// our kernel answer with a RST, and once its next write fails pykcp's socket
+		// transport drops the bytes it has not read yet (asyncio stops reading a transport
+		// whose write failed) - among them our last FINs, so streams we had finished would
+		// fail on its side. Half-close instead, and wait until pykcp has read everything
+		// and closed the session (AcceptStream then returns the read error).
+		if tcp, ok := conn.(*net.TCPConn); ok {
+			if err := tcp.CloseWrite(); err == nil {
+				_ = sess.SetDeadline(time.Now().Add(5 * time.Second))
+				_, _ = sess.AcceptStream()
+			}
+		}
 		return nil
 	})
 }
