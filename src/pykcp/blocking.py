@@ -249,6 +249,9 @@ class BlockingConnection:
     def set_ack_nodelay(self, enable: bool) -> None:
         self._io.call(lambda: self._session.set_ack_nodelay(enable))
 
+    def set_rate_limit(self, bytes_per_second: int) -> None:
+        self._io.call(lambda: self._session.set_rate_limit(bytes_per_second))
+
     @property
     def closed(self) -> bool:
         return self._closed

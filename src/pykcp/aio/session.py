@@ -128,6 +128,11 @@ class KCPSession:
         """[SetACKNoDelay]"""
         self._session.set_ack_nodelay(enable)
 
+    def set_rate_limit(self, bytes_per_second: int) -> None:
+        """[SetRateLimit]: pace what this session sends (all headers included); 0 lifts it."""
+        self._session.set_rate_limit(bytes_per_second)
+        self._driver.pump(now_ms(self._loop))
+
     def _own_socket(self, what: str) -> socket.socket:
         if not self._driver.owns_endpoint:
             raise KCPError(f"invalid operation: {what} is set on the listener")
