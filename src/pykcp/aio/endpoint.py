@@ -16,7 +16,7 @@ import logging
 import socket
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Final
 
 from pykcp.core.config import Config
@@ -254,7 +254,7 @@ class Endpoint:
             self._snmp.InErrs += len(batch)
             logger.exception("pykcp: a receive batch could not be processed")
 
-    def send(self, datagrams: list[bytes], addr: Address, snmp: Snmp) -> None:
+    def send(self, datagrams: Sequence[bytes | bytearray], addr: Address, snmp: Snmp) -> None:
         """Send *datagrams* to *addr*; counts what left in *snmp*.
 
         A full socket buffer drops a datagram (KCP retransmits it); other transient errors are

@@ -135,20 +135,28 @@ class FECEncoder:
     def encode(self, kcp_payload: bytes, now_ms: int) -> list[bytes]:
         """The data packet for *kcp_payload*, followed by the group's parity packets if it
         completes a group. ``ValueError`` if the payload cannot fit the u16 size field."""
-        size = len(kcp_payload) + 2
+        buf = bytearray(FEC_OVERHEAD)
+        buf += kcp_payload
+        return [bytes(packet) for packet in self.encode_into(buf, 0, now_ms)]
+
+    def encode_into(self, buf: bytearray, head: int, now_ms: int) -> list[bytearray]:
+        """:meth:`encode` inside one buffer per datagram (protocol.md §6.2): *buf* holds the
+        KCP bytes after ``head + 8`` bytes of headroom, and the FEC header is written at
+        *head*. Parity packets come back as new buffers with the same *head* room."""
+        size = len(buf) - head - FEC_HEADER_SIZE
         if size > 0xFFFF:
-            raise ValueError(f"KCP payload of {len(kcp_payload)} bytes is too long for FEC")
+            raise ValueError(f"KCP payload of {size - 2} bytes is too long for FEC")
         seqid = self._next
-        packet = _HEADER.pack(seqid, TYPE_DATA, size) + kcp_payload
+        _HEADER.pack_into(buf, head, seqid, TYPE_DATA, size)
         seqid += 1
         if seqid == self._paws:
             seqid = 0
         self._next = seqid
         shards = self._shards
-        shards.append(packet[FEC_HEADER_SIZE:])
+        shards.append(bytes(memoryview(buf)[head + FEC_HEADER_SIZE :]))
         if size > self._max_size:
             self._max_size = size
-        out = [packet]
+        out = [buf]
         if len(shards) == self.data_shards:
             last = self._last_ms
             limit = self._max_latency_ms
@@ -156,7 +164,10 @@ class FECEncoder:
             # one-shard first group never gets parity either).
             if limit is None or (last is not None and now_ms - last < limit):
                 for parity in self._codec.encode_padded(shards, self._max_size):
-                    out.append(_PARITY_HEADER.pack(self._next, TYPE_PARITY) + parity)
+                    packet = bytearray(head + FEC_HEADER_SIZE)
+                    _PARITY_HEADER.pack_into(packet, head, self._next, TYPE_PARITY)
+                    packet += parity
+                    out.append(packet)
                     self._advance(1)
             else:
                 self._advance(self.parity_shards)

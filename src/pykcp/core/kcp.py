@@ -131,6 +131,7 @@ class KCP:
         "rcv_nxt",
         "rcv_queue",
         "rcv_wnd",
+        "reserve",
         "rmt_wnd",
         "rx_minrto",
         "rx_rto",
@@ -187,7 +188,10 @@ class KCP:
         self.rcv_queue: deque[tuple[int, bytes]] = deque()  # (frg, payload), in order
         self.rcv_buf: dict[int, tuple[int, bytes]] = {}  # sn -> (frg, payload), out of order
         self.acklist: list[tuple[int, int]] = []  # (sn, ts) in arrival order
-        self._output: list[bytes] = []
+        self._output: list[bytearray] = []
+        self.reserve = 0
+        """Bytes of headroom at the front of every output datagram, for the layers below (FEC
+        and crypto headers) to write in place (protocol.md §6.2)."""
         # Bookkeeping that lets flush() skip the snd_buf scan when nothing can be due; the
         # datagrams and the returned delay are exactly those of the full scan.
         self._unsent = 0  # snd_buf segments never transmitted (xmit == 0)
@@ -380,8 +384,9 @@ class KCP:
         """True when datagrams wait for :meth:`take_output`."""
         return bool(self._output)
 
-    def take_output(self) -> list[bytes]:
-        """Datagrams produced since the last call, oldest first (each at most ``mtu`` bytes)."""
+    def take_output(self) -> list[bytearray]:
+        """Datagrams produced since the last call, oldest first: each is ``reserve`` bytes of
+        headroom followed by at most ``mtu`` bytes of KCP segments."""
         out = self._output
         if not out:
             return []
@@ -400,8 +405,8 @@ class KCP:
         keep their effects and the rest of the datagram is ignored. May flush (kcp-go does
         so when data was acknowledged, a fast retransmit is due, or ACKs fill an mtu).
         """
-        if not isinstance(data, bytes):
-            data = bytes(data)
+        # Payloads are sliced straight out of *data*; from a reused receive buffer (a view)
+        # each is copied once, the datagram as a whole never.
         end = len(data)
         if end < OVERHEAD:
             return ERR_BAD_CONV
@@ -458,12 +463,16 @@ class KCP:
                     # Inside the window, duplicates below rcv_nxt included: always ACK.
                     acklist.append((sn, ts))
                     if (sn - rcv_nxt) & _M32 < _HALF:
+                        if isinstance(data, bytes):
+                            payload = data[off : off + length]
+                        else:
+                            payload = bytes(data[off : off + length])
                         if sn == rcv_nxt and not rcv_buf and len(rcv_queue) < self.rcv_wnd:
-                            rcv_queue.append((frg, data[off : off + length]))
+                            rcv_queue.append((frg, payload))
                             self.rcv_nxt = (rcv_nxt + 1) & _M32
                             repeat = False
                         elif sn not in rcv_buf:
-                            rcv_buf[sn] = (frg, data[off : off + length])
+                            rcv_buf[sn] = (frg, payload)
                             repeat = False
                             if sn == rcv_nxt:
                                 self._move_ready()
@@ -654,7 +663,9 @@ class KCP:
         mtu = self.mtu
         pack = HEADER.pack
         out = self._output
-        buf = bytearray()
+        reserve = self.reserve
+        full = reserve + mtu  # a datagram's KCP bytes may not exceed mtu
+        buf = bytearray(reserve)
         wnd = self.rcv_wnd - len(self.rcv_queue)
         wnd = wnd & 0xFFFF if wnd > 0 else 0
         una = self.rcv_nxt
@@ -668,9 +679,9 @@ class KCP:
             last = len(acklist) - 1
             for i, (sn, ts) in enumerate(acklist):
                 if (sn - una) & _M32 < _HALF or i == last:
-                    if len(buf) + OVERHEAD > mtu:
-                        out.append(bytes(buf))
-                        buf.clear()
+                    if len(buf) + OVERHEAD > full:
+                        out.append(buf)
+                        buf = bytearray(reserve)
                     buf += pack(conv, CMD_ACK, 0, wnd, ts, sn, una, 0)
                     out_segs += 1
                     ack_sn, ack_ts = sn, ts
@@ -695,15 +706,15 @@ class KCP:
         probe = self.probe
         if probe:
             if probe & ASK_SEND:
-                if len(buf) + OVERHEAD > mtu:
-                    out.append(bytes(buf))
-                    buf.clear()
+                if len(buf) + OVERHEAD > full:
+                    out.append(buf)
+                    buf = bytearray(reserve)
                 buf += pack(conv, CMD_WASK, 0, wnd, ack_ts, ack_sn, una, 0)
                 out_segs += 1
             if probe & ASK_TELL:
-                if len(buf) + OVERHEAD > mtu:
-                    out.append(bytes(buf))
-                    buf.clear()
+                if len(buf) + OVERHEAD > full:
+                    out.append(buf)
+                    buf = bytearray(reserve)
                 buf += pack(conv, CMD_WINS, 0, wnd, ack_ts, ack_sn, una, 0)
                 out_segs += 1
             self.probe = 0
@@ -803,9 +814,9 @@ class KCP:
                     seg.xmit += 1
                     seg.ts = now
                     payload = seg.data
-                    if len(buf) + OVERHEAD + len(payload) > mtu:
-                        out.append(bytes(buf))
-                        buf.clear()
+                    if len(buf) + OVERHEAD + len(payload) > full:
+                        out.append(buf)
+                        buf = bytearray(reserve)
                     buf += pack(conv, CMD_PUSH, seg.frg, wnd, now, seg.sn, una, len(payload))
                     buf += payload
                     out_segs += 1
@@ -829,8 +840,8 @@ class KCP:
                 else:
                     self._min_resendts = now  # nothing unacked: no timer to wait for
 
-        if buf:
-            out.append(bytes(buf))
+        if len(buf) > reserve:
+            out.append(buf)
 
         # 6. Counters and congestion window.
         snmp = self.snmp

@@ -57,7 +57,7 @@ class ListenerCore:
         """Datagrams the listener itself dropped (each session counts its own)."""
         self.crypt = config.make_crypt()
         self._codec = CryptoCodec(self.crypt, snmp=self.snmp)
-        self._open: Callable[[Buffer], bytes | None] | None = (
+        self._open: Callable[[Buffer], Buffer | None] | None = (
             self._codec.open if self.crypt is not None else None
         )
         self.sessions: dict[tuple[Any, ...], Session] = {}
@@ -92,12 +92,12 @@ class ListenerCore:
         touched: dict[int, Session] | None = None,
     ) -> Session | None:
         """Route one datagram; the session that took it, or None if it was dropped."""
+        payload: Buffer = data
         if self._open is not None:
-            payload = self._open(data)
-            if payload is None:
+            opened = self._open(data)
+            if opened is None:
                 return None
-        else:
-            payload = bytes(data)
+            payload = opened
         size = len(payload)
         if size < MIN_PAYLOAD:
             self.snmp.KCPInErrors += 1

@@ -116,6 +116,10 @@ class Session:
 
         kcp = KCP(self.conv, snmp=self.snmp)
         self._kcp = kcp
+        # Each datagram is one buffer: KCP leaves room for the FEC header and the crypto
+        # header in front, and the layers below write into it in place (protocol.md §6.2).
+        self._crypto_head = self._codec.header_size
+        kcp.reserve = self._crypto_head + (FEC_OVERHEAD if self._fec_encoder is not None else 0)
         if not self.set_mtu(config.mtu):
             raise ConfigError(f"mtu {config.mtu} leaves no room for a KCP segment")
         kcp.nodelay(*config.timing())
@@ -128,9 +132,9 @@ class Session:
         self.write_delay = config.write_delay
         """[SetWriteDelay]: a send waits for the timer (or a full window) instead of flushing."""
 
-        self._outbox: list[bytes] = []  # sealed out-of-band datagrams
+        self._outbox: list[bytearray] = []  # sealed out-of-band datagrams
         # Sealed datagrams held back by the amplification limit or the rate limit.
-        self._held: deque[bytes] = deque()
+        self._held: deque[bytearray] = deque()
         self._received_bytes = 0
         self._sent_bytes = 0
         self._rate = config.rate_limit
@@ -363,7 +367,9 @@ class Session:
             raise ConfigError("OOB payload too large")
         if self.closed:
             raise self.error or SessionClosedError("session is closed")
-        self._outbox.append(self._codec.seal(encode_oob(self.conv, payload)))
+        packet = bytearray(self._crypto_head)
+        packet += encode_oob(self.conv, payload)
+        self._outbox.append(self._codec.seal_into(packet))
 
     # -- datagrams in ----------------------------------------------------------------------
 
@@ -373,16 +379,15 @@ class Session:
             payload = self._codec.open(data)
             if payload is None:
                 return False
-        else:
-            payload = bytes(data)
-        return self.receive_payload(payload, now)
+            return self.receive_payload(payload, now)
+        return self.receive_payload(data, now)
 
     def receive_datagrams(self, datagrams: Iterable[Buffer], now: int) -> None:
         """A batch of datagrams from the peer, in arrival order."""
         for data in datagrams:
             self.receive_datagram(data, now)
 
-    def receive_payload(self, payload: bytes, now: int) -> bool:
+    def receive_payload(self, payload: Buffer, now: int) -> bool:
         """A datagram whose crypto layer is already open (the listener opens it to route it).
 
         True if the session accepted it: only then is the peer considered alive (a datagram
@@ -407,7 +412,6 @@ class Session:
                 # A peer with FEC talking to a side without it: decode with a tuner that
                 # learns the peer's shard counts (protocol.md §3.6).
                 decoder = self._fec_decoder = FECDecoder(1, 1, snmp=snmp)
-            # (kcp.input wants bytes: one slice copy beats a memoryview it would copy anyway.)
             if flag == TYPE_DATA:
                 if kcp.input(payload[FEC_OVERHEAD:], kcp_now, True):
                     snmp.KCPInErrors += 1
@@ -424,7 +428,7 @@ class Session:
                 return False
             snmp.OOBPackets += 1
             accepted = True
-            self._events.append(OOBReceived(payload[OOB_HEADER_SIZE:]))
+            self._events.append(OOBReceived(bytes(payload[OOB_HEADER_SIZE:])))
         elif kcp.input(payload, kcp_now, True):
             snmp.KCPInErrors += 1
         else:
@@ -459,7 +463,7 @@ class Session:
 
     # -- datagrams out ---------------------------------------------------------------------
 
-    def datagrams_to_send(self, now: int) -> list[bytes]:
+    def datagrams_to_send(self, now: int) -> list[bytearray]:
         """Every datagram that may leave now, in order, sealed for the wire.
 
         Without a rate limit and once the peer is validated that is everything produced since
@@ -477,21 +481,23 @@ class Session:
             out = []
         encoder = self._fec_encoder
         if encoder is not None:
-            packets: list[bytes] = []
-            encode = encoder.encode
+            packets: list[bytearray] = []
+            encode = encoder.encode_into
+            head = self._crypto_head
             for payload in payloads:
-                packets += encode(payload, now)
+                packets += encode(payload, head, now)
             payloads = packets
         if self._crypto:
-            out += map(self._codec.seal, payloads)
-        else:
-            out += payloads
+            seal = self._codec.seal_into
+            for payload in payloads:
+                seal(payload)
+        out += payloads
         if self.validated and not self._rate and not self._held:
             return out
         self._held.extend(out)
         return self._release(now)
 
-    def _release(self, now: int) -> list[bytes]:
+    def _release(self, now: int) -> list[bytearray]:
         """Datagrams of the held queue that the amplification and rate budgets allow."""
         held = self._held
         budget = float("inf")
@@ -507,7 +513,7 @@ class Session:
             self._tokens = min(float(RATE_BURST), self._tokens + elapsed * rate / 1000.0)
             self._tokens_at = now
             budget = min(budget, self._tokens)
-        out: list[bytes] = []
+        out: list[bytearray] = []
         spent = 0
         while held and len(held[0]) <= budget - spent:
             datagram = held.popleft()

@@ -56,6 +56,22 @@ class BlockCrypt(ABC):
         """
         return self.encrypt(b"".join(parts))
 
+    # In-place forms: the packet layer encrypts and decrypts each datagram inside the one
+    # buffer it lives in (protocol.md §6.2). *buf* is a writable buffer (a bytearray or a
+    # memoryview of one); the defaults go through the copying forms above.
+
+    def encrypt_into(self, buf: bytearray | memoryview) -> None:
+        """:meth:`encrypt` of *buf*, in place."""
+        buf[:] = self.encrypt(buf)
+
+    def encrypt_nonced_into(self, buf: bytearray | memoryview) -> None:
+        """:meth:`encrypt_nonced` of *buf* (a fresh nonce first), in place."""
+        buf[:] = self.encrypt_nonced(buf)
+
+    def decrypt_into(self, buf: bytearray | memoryview) -> None:
+        """:meth:`decrypt` of *buf*, in place."""
+        buf[:] = self.decrypt(buf)
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
 

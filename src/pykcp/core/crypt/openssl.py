@@ -98,16 +98,30 @@ class _OpenSSLCFB(BlockCrypt):
         return bytes(out)
 
     def decrypt(self, data: Buffer) -> bytes:
+        out = bytearray(data)
+        self.decrypt_into(out)
+        return bytes(out)
+
+    def encrypt_nonced_into(self, buf: bytearray | memoryview) -> None:
+        context = self._encryptor(self._fast)
+        context.update_into(buf, buf)
+        pad = -len(buf) % self._block_size
+        if pad:
+            # Only block boundaries are valid starting points for the next datagram.
+            context.update(self._pads[pad])
+        self._fast.append(context)
+
+    def decrypt_into(self, buf: bytearray | memoryview) -> None:
         pool = self._decryptors
         try:
             context = pool.pop()
         except IndexError:
             context = Cipher(self._algorithm, CFB(self._iv)).decryptor()
-        out = context.update(data)
-        if out:
-            context.update(self._decrypt_tails[-len(out) % self._block_size])
+        size = len(buf)
+        context.update_into(buf, buf)
+        if size:
+            context.update(self._decrypt_tails[-size % self._block_size])
         pool.append(context)
-        return bytes(out)
 
 
 def _openssl_algorithm(name: str, algorithm: BlockCipherAlgorithm) -> BlockCipherAlgorithm:

@@ -38,28 +38,33 @@ class Salsa20BlockCrypt(BlockCrypt):
         self.accelerated = self._raw is not None
 
     def encrypt(self, data: Buffer) -> bytes:
-        # pycryptodome takes bytes much faster than a memoryview.
-        if not isinstance(data, bytes):
-            data = bytes(data)
-        if len(data) < 8:
-            return data
-        raw = self._raw
-        if raw is None:
-            nonce = data[:8]
-            return nonce + self._new(self._key, nonce).encrypt(data[8:])
-        ffi, lib = raw
         out = bytearray(data)
-        state = ffi.new("void **")
-        if lib.Salsa20_stream_init(self._key, 32, data[:8], 8, state):
-            raise RuntimeError("pycryptodome could not set up Salsa20")
-        try:
-            body = ffi.from_buffer("uint8_t[]", out) + 8
-            lib.Salsa20_stream_encrypt(state[0], body, body, len(out) - 8)
-        finally:
-            lib.Salsa20_stream_destroy(state[0])
+        self.encrypt_into(out)
         return bytes(out)
 
     decrypt = encrypt
+
+    def encrypt_into(self, buf: bytearray | memoryview) -> None:
+        if len(buf) < 8:
+            return
+        nonce = bytes(buf[:8])
+        raw = self._raw
+        if raw is None:
+            body = memoryview(buf)[8:]
+            self._new(self._key, nonce).encrypt(body, output=body)
+            return
+        ffi, lib = raw
+        state = ffi.new("void **")
+        if lib.Salsa20_stream_init(self._key, 32, nonce, 8, state):
+            raise RuntimeError("pycryptodome could not set up Salsa20")
+        try:
+            body = ffi.from_buffer("uint8_t[]", buf) + 8
+            lib.Salsa20_stream_encrypt(state[0], body, body, len(buf) - 8)
+        finally:
+            lib.Salsa20_stream_destroy(state[0])
+
+    encrypt_nonced_into = encrypt_into
+    decrypt_into = encrypt_into
 
 
 # kcp-go's Salsa20 of the bytes 0..44 under the key 0..31.
@@ -120,3 +125,9 @@ class NoneBlockCrypt(BlockCrypt):
         return bytes(data)
 
     decrypt = encrypt
+
+    def encrypt_into(self, buf: bytearray | memoryview) -> None:
+        pass  # the identity
+
+    encrypt_nonced_into = encrypt_into
+    decrypt_into = encrypt_into
