@@ -12,6 +12,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from pykcp import _extensions
+
+if _extensions.disabled():
+    _extensions.install_source_finder()
+
+from pykcp.core import kcp as _kcp
 from pykcp.core.config import PRESETS, Config
 from pykcp.core.crypt import CIPHER_NAMES, AEADCrypt, BlockCrypt, derive_key, new_crypt
 from pykcp.core.errors import (
@@ -54,6 +60,10 @@ if TYPE_CHECKING:
     from pykcp.smux import MuxSession, SmuxConfig
 
 __version__ = "0.1.0"
+
+implementation: str = _extensions.running(_kcp)
+"""``"compiled"`` when the compiled fast path runs, ``"python"`` for pure Python (see
+``PYKCP_NO_EXTENSIONS``)."""
 
 # Imported on first access (PEP 562), so the package face loads no asyncio.
 _LAZY: dict[str, str] = {
@@ -122,6 +132,7 @@ __all__ = [
     "__version__",
     "derive_key",
     "dial",
+    "implementation",
     "listen",
     "new_crypt",
     "open_connection",

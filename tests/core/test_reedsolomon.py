@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import pykcp
 from pykcp.core.errors import ConfigError
 from pykcp.core.reedsolomon import (
     ReedSolomon,
@@ -199,3 +200,14 @@ def test_both_combiner_plans_agree_with_the_definition(
         # The interpreted fallback used for matrices too big to compile:
         interpreted = combiner._apply_horner if plan == "horner" else combiner._apply_translate
         assert interpreted(shards, size) == expected
+    if pykcp.implementation == "compiled":
+        assert _Combiner(rows, "kernel").apply(shards, size) == expected
+
+
+def test_the_compiled_build_uses_the_c_kernel() -> None:
+    from pykcp.core import reedsolomon
+
+    assert (reedsolomon._kernel is not None) == (pykcp.implementation == "compiled")
+    if reedsolomon._kernel is None:
+        with pytest.raises(ValueError, match="kernel"):
+            _Combiner([[1, 2]], "kernel")

@@ -64,6 +64,15 @@ _unpack_fec_header = _PARITY_HEADER.unpack_from
 _OOB_HEADER = struct.Struct("<IHHI")
 _U32: Final = 0xFFFFFFFF
 
+# Private copies of the constants for the code below: C constants in the compiled build
+# (fec.pxd), where imported names stay Python objects.
+_FEC_HEADER_SIZE = FEC_HEADER_SIZE
+_FEC_OVERHEAD = FEC_OVERHEAD
+_MTU_LIMIT = MTU_LIMIT
+_TYPE_DATA = TYPE_DATA
+_TYPE_PARITY = TYPE_PARITY
+_MAX_SHARD_SETS = MAX_SHARD_SETS
+
 
 def paws(shard_count: int) -> int:
     """Where the seqid wraps: the largest multiple of *shard_count* <= 0xFFFFFFFF."""
@@ -135,7 +144,7 @@ class FECEncoder:
     def encode(self, kcp_payload: bytes, now_ms: int) -> list[bytes]:
         """The data packet for *kcp_payload*, followed by the group's parity packets if it
         completes a group. ``ValueError`` if the payload cannot fit the u16 size field."""
-        buf = bytearray(FEC_OVERHEAD)
+        buf = bytearray(_FEC_OVERHEAD)
         buf += kcp_payload
         return [bytes(packet) for packet in self.encode_into(buf, 0, now_ms)]
 
@@ -143,17 +152,17 @@ class FECEncoder:
         """:meth:`encode` inside one buffer per datagram (protocol.md §6.2): *buf* holds the
         KCP bytes after ``head + 8`` bytes of headroom, and the FEC header is written at
         *head*. Parity packets come back as new buffers with the same *head* room."""
-        size = len(buf) - head - FEC_HEADER_SIZE
+        size = len(buf) - head - _FEC_HEADER_SIZE
         if size > 0xFFFF:
             raise ValueError(f"KCP payload of {size - 2} bytes is too long for FEC")
         seqid = self._next
-        _HEADER.pack_into(buf, head, seqid, TYPE_DATA, size)
+        _HEADER.pack_into(buf, head, seqid, _TYPE_DATA, size)
         seqid += 1
         if seqid == self._paws:
             seqid = 0
         self._next = seqid
         shards = self._shards
-        shards.append(bytes(memoryview(buf)[head + FEC_HEADER_SIZE :]))
+        shards.append(bytes(memoryview(buf)[head + _FEC_HEADER_SIZE :]))
         if size > self._max_size:
             self._max_size = size
         out = [buf]
@@ -164,8 +173,8 @@ class FECEncoder:
             # one-shard first group never gets parity either).
             if limit is None or (last is not None and now_ms - last < limit):
                 for parity in self._codec.encode_padded(shards, self._max_size):
-                    packet = bytearray(head + FEC_HEADER_SIZE)
-                    _PARITY_HEADER.pack_into(packet, head, self._next, TYPE_PARITY)
+                    packet = bytearray(head + _FEC_HEADER_SIZE)
+                    _PARITY_HEADER.pack_into(packet, head, self._next, _TYPE_PARITY)
                     packet += parity
                     out.append(packet)
                     self._advance(1)
@@ -262,7 +271,7 @@ class FECDecoder:
       it could be used (aged out behind the window, or flushed by a retune), i.e. data packets
       FEC could not protect.
     - ``InErrs``: packets that are not FEC packets at all (shorter than 8 bytes, longer than
-      :data:`MTU_LIMIT`, unknown type, seqid >= paws).
+      :data:`_MTU_LIMIT`, unknown type, seqid >= paws).
 
     Deviations from kcp-go, all about hostile or unusual input: a group that has been decoded
     ignores later packets (kcp-go starts collecting it again and may rebuild it twice);
@@ -302,7 +311,7 @@ class FECDecoder:
 
     @property
     def held_groups(self) -> int:
-        """Groups currently tracked (at most ``MAX_SHARD_SETS + 1``)."""
+        """Groups currently tracked (at most ``_MAX_SHARD_SETS + 1``)."""
         return len(self._groups)
 
     @property
@@ -313,13 +322,13 @@ class FECDecoder:
     def decode(self, packet: bytes | bytearray | memoryview) -> list[bytes]:
         """Feed one F1/F2 packet; returns the KCP payloads rebuilt thanks to it (maybe none)."""
         length = len(packet)
-        if length < FEC_OVERHEAD or length > MTU_LIMIT:
+        if length < _FEC_OVERHEAD or length > _MTU_LIMIT:
             self.snmp.InErrs += 1
             return []
         seqid, flag = _unpack_fec_header(packet)
-        if flag == TYPE_DATA:
+        if flag == _TYPE_DATA:
             is_data = True
-        elif flag == TYPE_PARITY:
+        elif flag == _TYPE_PARITY:
             is_data = False
         else:
             self.snmp.InErrs += 1
@@ -350,7 +359,7 @@ class FECDecoder:
             else:
                 self.snmp.FECParityShards += 1
             shards = group.shards
-            shards[index] = bytes(packet[FEC_HEADER_SIZE:])
+            shards[index] = bytes(packet[_FEC_HEADER_SIZE:])
             if len(shards) >= self.data_shards:
                 recovered = self._decode_group(group)
 
@@ -360,7 +369,7 @@ class FECDecoder:
                 self._newest = group_id
                 self.snmp.FECShardMin = group_id
                 self._discard_old()
-            elif not 0 <= diff32(newest * n, group_id * n) <= MAX_SHARD_SETS * n:
+            elif not 0 <= diff32(newest * n, group_id * n) <= _MAX_SHARD_SETS * n:
                 # A straggler behind the window: kcp-go creates its group and drops it at once.
                 self._drop(group_id)
         return recovered
@@ -396,7 +405,7 @@ class FECDecoder:
         newest = self._newest
         assert newest is not None
         n = self.shard_count
-        horizon = MAX_SHARD_SETS * n
+        horizon = _MAX_SHARD_SETS * n
         stale = [g for g in self._groups if not 0 <= diff32(newest * n, g * n) <= horizon]
         for group_id in stale:
             self._drop(group_id)

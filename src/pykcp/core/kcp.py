@@ -66,6 +66,34 @@ ERR_BAD_LENGTH = -2
 ERR_BAD_CMD = -3
 ERR_BAD_FRAGMENT = -4
 
+# Private copies of the constants above for the code below: in the compiled build they are C
+# constants (kcp.pxd), where the public names must stay Python objects for importers.
+_RTO_NDL = RTO_NDL
+_RTO_MIN = RTO_MIN
+_RTO_DEF = RTO_DEF
+_RTO_MAX = RTO_MAX
+_CMD_PUSH = CMD_PUSH
+_CMD_ACK = CMD_ACK
+_CMD_WASK = CMD_WASK
+_CMD_WINS = CMD_WINS
+_ASK_SEND = ASK_SEND
+_ASK_TELL = ASK_TELL
+_WND_SND = WND_SND
+_WND_RCV = WND_RCV
+_MTU_DEF = MTU_DEF
+_INTERVAL = INTERVAL
+_OVERHEAD = OVERHEAD
+_DEADLINK = DEADLINK
+_THRESH_INIT = THRESH_INIT
+_THRESH_MIN = THRESH_MIN
+_PROBE_INIT = PROBE_INIT
+_PROBE_LIMIT = PROBE_LIMIT
+_FRAGMENT_LIMIT = FRAGMENT_LIMIT
+_ERR_BAD_CONV = ERR_BAD_CONV
+_ERR_BAD_LENGTH = ERR_BAD_LENGTH
+_ERR_BAD_CMD = ERR_BAD_CMD
+_ERR_BAD_FRAGMENT = ERR_BAD_FRAGMENT
+
 HEADER = struct.Struct("<IBBHIIII")  # conv cmd frg wnd ts sn una len
 
 _M32 = 0xFFFFFFFF
@@ -154,35 +182,35 @@ class KCP:
     def __init__(self, conv: int, *, snmp: Snmp | None = None) -> None:
         self.conv = conv & _M32
         self.snmp = snmp if snmp is not None else Snmp()
-        self.mtu = MTU_DEF
-        self.mss = MTU_DEF - OVERHEAD
+        self.mtu = _MTU_DEF
+        self.mss = _MTU_DEF - _OVERHEAD
         self.state = 0
         self.snd_una = 0
         self.snd_nxt = 0
         self.rcv_nxt = 0
-        self.ssthresh = THRESH_INIT
+        self.ssthresh = _THRESH_INIT
         self.rx_srtt = 0
         self.rx_rttvar = 0
-        self.rx_rto = RTO_DEF
-        self.rx_minrto = RTO_MIN
-        self.snd_wnd = WND_SND
-        self.rcv_wnd = WND_RCV
-        self.rmt_wnd = WND_RCV
+        self.rx_rto = _RTO_DEF
+        self.rx_minrto = _RTO_MIN
+        self.snd_wnd = _WND_SND
+        self.rcv_wnd = _WND_RCV
+        self.rmt_wnd = _WND_RCV
         self.cwnd = 0
         self.incr = 0
         self.probe = 0
         self.ts_probe = 0
         self.probe_wait = 0
-        self.interval = INTERVAL
-        self.ts_flush = INTERVAL
+        self.interval = _INTERVAL
+        self.ts_flush = _INTERVAL
         self.nodelay_mode = 0
         self.updated = False
-        self.dead_link = DEADLINK
+        self.dead_link = _DEADLINK
         self.fastresend = 0
         self.nocwnd = 0
         self.stream = False
         self.ack_nodelay = False
-        self.fragment_limit = FRAGMENT_LIMIT
+        self.fragment_limit = _FRAGMENT_LIMIT
         self.snd_queue: deque[Segment] = deque()
         self.snd_buf: deque[Segment] = deque()  # contiguous sn from snd_una to snd_nxt - 1
         self.rcv_queue: deque[tuple[int, bytes]] = deque()  # (frg, payload), in order
@@ -220,7 +248,7 @@ class KCP:
         """
         if nodelay >= 0:
             self.nodelay_mode = nodelay
-            self.rx_minrto = RTO_NDL if nodelay else RTO_MIN
+            self.rx_minrto = _RTO_NDL if nodelay else _RTO_MIN
         if interval >= 0:
             self.interval = min(max(interval, 10), 5000)
         if resend >= 0:
@@ -237,10 +265,10 @@ class KCP:
 
     def setmtu(self, mtu: int) -> bool:
         """Set the largest datagram flush() emits (KCP bytes only); False if mtu <= 24."""
-        if mtu <= OVERHEAD:
+        if mtu <= _OVERHEAD:
             return False
         self.mtu = mtu
-        self.mss = mtu - OVERHEAD
+        self.mss = mtu - _OVERHEAD
         return True
 
     @property
@@ -362,7 +390,7 @@ class KCP:
             self._move_ready()
         if recover and len(queue) < self.rcv_wnd:
             # The window just reopened: tell the peer (WINS) without waiting for its probe.
-            self.probe |= ASK_TELL
+            self.probe |= _ASK_TELL
         return message
 
     def _move_ready(self) -> None:
@@ -378,7 +406,7 @@ class KCP:
     def ask_window(self) -> None:
         """Send a window probe (WASK) at the next flush: every KCP peer answers it with WINS,
         which makes it a keepalive that needs nothing from the peer's application."""
-        self.probe |= ASK_SEND
+        self.probe |= _ASK_SEND
 
     def has_output(self) -> bool:
         """True when datagrams wait for :meth:`take_output`."""
@@ -408,8 +436,8 @@ class KCP:
         # Payloads are sliced straight out of *data*; from a reused receive buffer (a view)
         # each is copied once, the datagram as a whole never.
         end = len(data)
-        if end < OVERHEAD:
-            return ERR_BAD_CONV
+        if end < _OVERHEAD:
+            return _ERR_BAD_CONV
         now &= _M32
         unpack = HEADER.unpack_from
         my_conv = self.conv
@@ -426,21 +454,21 @@ class KCP:
         off = 0
         error = 0
         fastacks: list[tuple[int, int]] = []
-        while end - off >= OVERHEAD:
+        while end - off >= _OVERHEAD:
             conv, cmd, frg, wnd, ts, sn, una, length = unpack(data, off)
-            off += OVERHEAD
+            off += _OVERHEAD
             if conv != my_conv:
-                error = ERR_BAD_CONV
+                error = _ERR_BAD_CONV
                 break
             if end - off < length:
-                error = ERR_BAD_LENGTH
+                error = _ERR_BAD_LENGTH
                 break
-            if cmd == CMD_PUSH:
+            if cmd == _CMD_PUSH:
                 if frg >= self.rcv_wnd:
-                    error = ERR_BAD_FRAGMENT
+                    error = _ERR_BAD_FRAGMENT
                     break
-            elif cmd != CMD_ACK and cmd != CMD_WASK and cmd != CMD_WINS:
-                error = ERR_BAD_CMD
+            elif cmd != _CMD_ACK and cmd != _CMD_WASK and cmd != _CMD_WINS:
+                error = _ERR_BAD_CMD
                 break
             if regular:
                 self.rmt_wnd = wnd
@@ -456,7 +484,7 @@ class KCP:
             # kcp-go's shrink_buf
             self.snd_una = snd_buf[0].sn if snd_buf else self.snd_nxt
 
-            if cmd == CMD_PUSH:
+            if cmd == _CMD_PUSH:
                 rcv_nxt = self.rcv_nxt
                 repeat = True
                 if (sn - rcv_nxt - self.rcv_wnd) & _M32 >= _HALF:
@@ -478,14 +506,14 @@ class KCP:
                                 self._move_ready()
                 if repeat and regular:
                     snmp.RepeatSegs += 1
-            elif cmd == CMD_ACK:
+            elif cmd == _CMD_ACK:
                 if snd_buf and (sn - self.snd_una) & _M32 < (self.snd_nxt - self.snd_una) & _M32:
                     self._parse_ack(sn)
                     fastacks.append((sn, ts))
                 has_ack = True
                 latest_ts = ts
-            elif cmd == CMD_WASK:
-                self.probe |= ASK_TELL
+            elif cmd == _CMD_WASK:
+                self.probe |= _ASK_TELL
             in_segs += 1
             off += length
         # Duplicate-ACK counting is deferred to the end of the datagram and done in one pass;
@@ -506,7 +534,7 @@ class KCP:
 
         if want_flush:
             self.flush(now)
-        elif len(acklist) >= self.mtu // OVERHEAD:
+        elif len(acklist) >= self.mtu // _OVERHEAD:
             # ACK clocking: on a link faster than the interval, don't sit on a full mtu of ACKs.
             self.flush(now, ack_only=True)
         elif self.ack_nodelay and acklist:
@@ -630,7 +658,7 @@ class KCP:
             else:
                 self.rx_rttvar += (delta - self.rx_rttvar) >> 2
         rto = self.rx_srtt + max(self.interval, self.rx_rttvar << 2)
-        self.rx_rto = min(max(self.rx_minrto, rto), RTO_MAX)
+        self.rx_rto = min(max(self.rx_minrto, rto), _RTO_MAX)
 
     def _grow_cwnd(self) -> None:
         rmt_wnd = self.rmt_wnd
@@ -679,10 +707,10 @@ class KCP:
             last = len(acklist) - 1
             for i, (sn, ts) in enumerate(acklist):
                 if (sn - una) & _M32 < _HALF or i == last:
-                    if len(buf) + OVERHEAD > full:
+                    if len(buf) + _OVERHEAD > full:
                         out.append(buf)
                         buf = bytearray(reserve)
-                    buf += pack(conv, CMD_ACK, 0, wnd, ts, sn, una, 0)
+                    buf += pack(conv, _CMD_ACK, 0, wnd, ts, sn, una, 0)
                     out_segs += 1
                     ack_sn, ack_ts = sn, ts
             acklist.clear()
@@ -690,14 +718,14 @@ class KCP:
         # 2. Window probe timer while the peer advertises a zero window.
         if self.rmt_wnd == 0:
             if self.probe_wait == 0:
-                self.probe_wait = PROBE_INIT
-                self.ts_probe = (now + PROBE_INIT) & _M32
+                self.probe_wait = _PROBE_INIT
+                self.ts_probe = (now + _PROBE_INIT) & _M32
             elif (now - self.ts_probe) & _M32 < _HALF:
-                wait = max(self.probe_wait, PROBE_INIT)
-                wait = min(wait + wait // 2, PROBE_LIMIT)
+                wait = max(self.probe_wait, _PROBE_INIT)
+                wait = min(wait + wait // 2, _PROBE_LIMIT)
                 self.probe_wait = wait
                 self.ts_probe = (now + wait) & _M32
-                self.probe |= ASK_SEND
+                self.probe |= _ASK_SEND
         else:
             self.ts_probe = 0
             self.probe_wait = 0
@@ -705,17 +733,17 @@ class KCP:
         # 3. Probe commands; they reuse the last ACK's ts and sn, as kcp-go does.
         probe = self.probe
         if probe:
-            if probe & ASK_SEND:
-                if len(buf) + OVERHEAD > full:
+            if probe & _ASK_SEND:
+                if len(buf) + _OVERHEAD > full:
                     out.append(buf)
                     buf = bytearray(reserve)
-                buf += pack(conv, CMD_WASK, 0, wnd, ack_ts, ack_sn, una, 0)
+                buf += pack(conv, _CMD_WASK, 0, wnd, ack_ts, ack_sn, una, 0)
                 out_segs += 1
-            if probe & ASK_TELL:
-                if len(buf) + OVERHEAD > full:
+            if probe & _ASK_TELL:
+                if len(buf) + _OVERHEAD > full:
                     out.append(buf)
                     buf = bytearray(reserve)
-                buf += pack(conv, CMD_WINS, 0, wnd, ack_ts, ack_sn, una, 0)
+                buf += pack(conv, _CMD_WINS, 0, wnd, ack_ts, ack_sn, una, 0)
                 out_segs += 1
             self.probe = 0
 
@@ -814,10 +842,10 @@ class KCP:
                     seg.xmit += 1
                     seg.ts = now
                     payload = seg.data
-                    if len(buf) + OVERHEAD + len(payload) > full:
+                    if len(buf) + _OVERHEAD + len(payload) > full:
                         out.append(buf)
                         buf = bytearray(reserve)
-                    buf += pack(conv, CMD_PUSH, seg.frg, wnd, now, seg.sn, una, len(payload))
+                    buf += pack(conv, _CMD_PUSH, seg.frg, wnd, now, seg.sn, una, len(payload))
                     buf += payload
                     out_segs += 1
                     if seg.xmit >= dead_link:
@@ -857,13 +885,13 @@ class KCP:
         if not self.nocwnd:
             if fast or early:
                 inflight = (self.snd_nxt - self.snd_una) & _M32
-                self.ssthresh = max(inflight // 2, THRESH_MIN)
+                self.ssthresh = max(inflight // 2, _THRESH_MIN)
                 # With fast resend off, resent is 0xFFFFFFFF and this wraps to ssthresh - 1,
                 # exactly as kcp-go's u32 arithmetic does.
                 self.cwnd = (self.ssthresh + resent) & _M32
                 self.incr = (self.cwnd * self.mss) & _M32
             if lost:
-                self.ssthresh = max(eff_wnd // 2, THRESH_MIN)
+                self.ssthresh = max(eff_wnd // 2, _THRESH_MIN)
                 self.cwnd = 1
                 self.incr = self.mss
             if self.cwnd < 1:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import struct
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any, Final
 
 from pykcp.core.config import Config
@@ -40,6 +40,15 @@ TIME_WAIT_MS: Final = 30_000
 address are dropped meanwhile (each one restarts the wait) instead of opening a phantom
 session that the application would accept again (protocol.md §6.4)."""
 
+# Private copies of the wire constants for the code below: C constants in the compiled build
+# (listener.pxd), where imported names stay Python objects.
+_FEC_OVERHEAD = FEC_OVERHEAD
+_KCP_OVERHEAD = KCP_OVERHEAD
+_MIN_PAYLOAD = MIN_PAYLOAD
+_TYPE_DATA = TYPE_DATA
+_TYPE_OOB = TYPE_OOB
+_TYPE_PARITY = TYPE_PARITY
+
 
 class ListenerCore:
     """Routes datagrams from many peers to their sessions, creating sessions for new peers.
@@ -57,9 +66,7 @@ class ListenerCore:
         """Datagrams the listener itself dropped (each session counts its own)."""
         self.crypt = config.make_crypt()
         self._codec = CryptoCodec(self.crypt, snmp=self.snmp)
-        self._open: Callable[[Buffer], Buffer | None] | None = (
-            self._codec.open if self.crypt is not None else None
-        )
+        self._crypto = self.crypt is not None
         self.sessions: dict[tuple[Any, ...], Session] = {}
         """Live sessions by :func:`~pykcp.core.session.address_key` of their peer."""
         self._unaccepted: set[Session] = set()
@@ -77,9 +84,8 @@ class ListenerCore:
         replaced ones (their :class:`~pykcp.core.events.SessionReplaced` event waits in them).
         """
         touched: dict[int, Session] = {}
-        receive = self.receive_datagram
         for data, addr in batch:
-            session = receive(data, addr, now, touched)
+            session = self.receive_datagram(data, addr, now, touched)
             if session is not None:
                 touched[id(session)] = session
         return list(touched.values())
@@ -93,13 +99,13 @@ class ListenerCore:
     ) -> Session | None:
         """Route one datagram; the session that took it, or None if it was dropped."""
         payload: Buffer = data
-        if self._open is not None:
-            opened = self._open(data)
+        if self._crypto:
+            opened = self._codec.open(data)
             if opened is None:
                 return None
             payload = opened
         size = len(payload)
-        if size < MIN_PAYLOAD:
+        if size < _MIN_PAYLOAD:
             self.snmp.KCPInErrors += 1
             return None
         flag = payload[4] | payload[5] << 8
@@ -107,13 +113,13 @@ class ListenerCore:
         session = self.sessions.get(key)
         # Conv and sn as §6.4 reads them: plain KCP at offset 0, an F1 data shard at offset 8.
         conv: int | None
-        if flag == TYPE_PARITY:
+        if flag == _TYPE_PARITY:
             conv = None
-        elif flag == TYPE_DATA:
-            conv = _unpack_u32(payload, 8)[0] if size >= FEC_OVERHEAD + KCP_OVERHEAD else None
-        elif flag == TYPE_OOB:
+        elif flag == _TYPE_DATA:
+            conv = _unpack_u32(payload, 8)[0] if size >= _FEC_OVERHEAD + _KCP_OVERHEAD else None
+        elif flag == _TYPE_OOB:
             conv = _unpack_u32(payload, 8)[0]
-        elif size >= KCP_OVERHEAD:
+        elif size >= _KCP_OVERHEAD:
             conv = _unpack_u32(payload, 0)[0]
         else:
             self.snmp.InErrs += 1
@@ -127,9 +133,9 @@ class ListenerCore:
                     pending.discard(session)
                 return session
             # sn of the first segment; an OOB datagram counts as sn 0 (latest kcp-go).
-            if flag == TYPE_DATA:
+            if flag == _TYPE_DATA:
                 sn = _unpack_u32(payload, 20)[0]
-            elif flag == TYPE_OOB:
+            elif flag == _TYPE_OOB:
                 sn = 0
             else:
                 sn = _unpack_u32(payload, 12)[0]

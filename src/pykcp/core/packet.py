@@ -124,13 +124,16 @@ class CryptoCodec:
         # An injected source asks for reproducible datagrams: then every nonce goes through
         # the cipher exactly as kcp-go would encrypt it (see BlockCrypt.encrypt_nonced).
         self._exact = nonce_source is not None
+        # The cipher again, under the type of its family (None for the other family).
+        self._aead: AEADCrypt | None = crypt if isinstance(crypt, AEADCrypt) else None
+        self._block: BlockCrypt | None = crypt if isinstance(crypt, BlockCrypt) else None
 
     @property
     def overhead(self) -> int:
         """Bytes a datagram has beyond its payload (header + trailer)."""
         return self.header_size + self.trailer_size
 
-    def seal_into(self, buf: bytearray, *, nonce: bytes | None = None) -> bytearray:
+    def seal_into(self, buf: bytearray, nonce: bytes | None = None) -> bytearray:
         """Seal the datagram in *buf* in place: its first :attr:`header_size` bytes are
         headroom for the nonce (and CRC), the payload follows; an AEAD tag is appended.
 
@@ -138,30 +141,32 @@ class CryptoCodec:
         makes the result byte-for-byte what kcp-go sends with that nonce; for tests and
         vectors only, a nonce must never be used twice.
         """
-        crypt = self.crypt
-        if crypt is None:
+        if self.crypt is None:
             return buf
         if nonce is None:
             nonce = self._next_nonce()
-        if isinstance(crypt, AEADCrypt):
-            size = crypt.nonce_size
+        aead = self._aead
+        if aead is not None:
+            size = aead.nonce_size
             if len(nonce) != size:
                 raise ValueError(f"AEAD nonce must be {size} bytes")
             buf[:size] = nonce
             payload_end = len(buf)
             buf += _TAG_ROOM  # (before any view of buf: a viewed bytearray cannot grow)
             with memoryview(buf) as view:
-                crypt.aead.encrypt_into(nonce, view[size:payload_end], None, view[size:])
+                aead.aead.encrypt_into(nonce, view[size:payload_end], None, view[size:])
             return buf
         view = memoryview(buf)
         if len(nonce) != NONCE_SIZE:
             raise ValueError(f"nonce must be {NONCE_SIZE} bytes")
+        block = self._block
+        assert block is not None
         buf[:NONCE_SIZE] = nonce
         _CRC.pack_into(buf, NONCE_SIZE, zlib.crc32(view[CFB_HEADER_SIZE:]))
         if self._exact:
-            crypt.encrypt_into(buf)
+            block.encrypt_into(buf)
         else:
-            crypt.encrypt_nonced_into(buf)
+            block.encrypt_nonced_into(buf)
         return buf
 
     def seal(self, payload: Buffer, *, nonce: bytes | None = None) -> bytes:
@@ -176,19 +181,19 @@ class CryptoCodec:
         A writable datagram (a bytearray, or a memoryview of one) is decrypted in place and
         the result is a view into it; anything else is copied first.
         """
-        crypt = self.crypt
         view = memoryview(datagram)
-        if view.readonly and crypt is not None:
-            view = memoryview(bytearray(view))
-        if crypt is None:
+        if self.crypt is None:
             return view
-        if isinstance(crypt, AEADCrypt):
-            nonce_size = crypt.nonce_size
-            if len(view) < nonce_size + crypt.overhead:
+        if view.readonly:
+            view = memoryview(bytearray(view))
+        aead = self._aead
+        if aead is not None:
+            nonce_size = aead.nonce_size
+            if len(view) < nonce_size + aead.overhead:
                 self.snmp.InErrs += 1
                 return None
             try:
-                crypt.aead.decrypt_into(
+                aead.aead.decrypt_into(
                     bytes(view[:nonce_size]), view[nonce_size:], None, view[nonce_size:-_TAG]
                 )
             except InvalidTag:
@@ -198,7 +203,9 @@ class CryptoCodec:
         if len(view) < CFB_HEADER_SIZE:
             self.snmp.InErrs += 1
             return None
-        crypt.decrypt_into(view)
+        block = self._block
+        assert block is not None
+        block.decrypt_into(view)
         payload = view[CFB_HEADER_SIZE:]
         if zlib.crc32(payload) != _CRC.unpack_from(view, NONCE_SIZE)[0]:
             self.snmp.InCsumErrors += 1

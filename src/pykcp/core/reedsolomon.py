@@ -21,7 +21,8 @@ from __future__ import annotations
 import contextlib
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from functools import lru_cache
+from functools import lru_cache, partial
+from types import ModuleType
 from typing import Final
 
 from pykcp.core.errors import ConfigError
@@ -249,6 +250,12 @@ def _common_xors(sets: list[set[int]], first_free: int) -> tuple[list[tuple[int,
 
 _Kernel = Callable[[Sequence[bytes], int], list[bytes]]
 
+_kernel: ModuleType | None
+try:  # the compiled build's C kernel (PYKCP_NO_EXTENSIONS hides it)
+    from pykcp.core import _gf256 as _kernel
+except ImportError:
+    _kernel = None
+
 # Straight-line code beats a loop over an op list by ~15 us per 10+3 group; above this many
 # lines compiling it costs more than it can save, so big matrices run the interpreted loop.
 _MAX_GENERATED_LINES: Final = 3000
@@ -257,9 +264,10 @@ _MAX_GENERATED_LINES: Final = 3000
 class _Combiner:
     """Computes ``out[r] = sum_i rows[r][i] * shards[i]`` for fixed coefficient rows.
 
-    ``plan`` forces "horner" or "translate" (tests); by default the cheaper one is chosen.
-    The plan is compiled to a straight-line Python function (generated from the coefficient
-    rows only, never from wire data).
+    ``plan`` forces "kernel", "horner" or "translate" (tests). By default a compiled build
+    uses the C kernel (:mod:`pykcp.core._gf256`); pure Python takes the cheaper of the two
+    big-integer plans, compiled to a straight-line Python function (generated from the
+    coefficient rows only, never from wire data).
     """
 
     __slots__ = (
@@ -274,6 +282,14 @@ class _Combiner:
 
     def __init__(self, rows: Sequence[Sequence[int]], plan: str | None = None) -> None:
         self.inputs = len(rows[0]) if rows else 0
+        self.apply: _Kernel
+        if plan == "kernel" or (plan is None and _kernel is not None):
+            if _kernel is None:
+                raise ValueError("the C kernel is not available in this build")
+            self.plan = "kernel"
+            matrix = bytes(c for row in rows for c in row)
+            self.apply = partial(_kernel.combine, matrix)
+            return
         translate_rows = [
             tuple((i, None if c == 1 else _mul_table(c)) for i, c in enumerate(row) if c)
             for row in rows
@@ -308,7 +324,7 @@ class _Combiner:
         )
         if plan is None:
             plan = "horner" if horner_cost < translate_cost else "translate"
-        elif plan not in ("horner", "translate"):
+        elif plan not in ("horner", "translate"):  # (the kernel returned above)
             raise ValueError(f"unknown plan {plan!r}")
         self.plan = plan
         self._translate_rows = translate_rows
@@ -317,7 +333,7 @@ class _Combiner:
         self._row_unscale = row_unscale
         kernel = self._generate()
         if kernel is not None:
-            self.apply: _Kernel = kernel
+            self.apply = kernel
         elif plan == "horner":
             self.apply = self._apply_horner
         else:

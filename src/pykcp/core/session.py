@@ -68,6 +68,18 @@ RATE_BURST: Final = 64 * MTU_LIMIT
 """Bytes a rate-limited session may send at once after a pause (kcp-go: a batch of 64)."""
 
 
+# Private copies of the wire constants for the code below: C constants in the compiled build
+# (session.pxd), where imported names stay Python objects.
+_FEC_OVERHEAD = FEC_OVERHEAD
+_KCP_OVERHEAD = KCP_OVERHEAD
+_MIN_PAYLOAD = MIN_PAYLOAD
+_MTU_LIMIT = MTU_LIMIT
+_OOB_HEADER_SIZE = OOB_HEADER_SIZE
+_TYPE_DATA = TYPE_DATA
+_TYPE_OOB = TYPE_OOB
+_TYPE_PARITY = TYPE_PARITY
+
+
 def new_conv() -> int:
     """A random conversation id, as kcp-go's Dial picks it (any u32, 0 included)."""
     return int.from_bytes(os.urandom(4), "little")
@@ -119,7 +131,7 @@ class Session:
         # Each datagram is one buffer: KCP leaves room for the FEC header and the crypto
         # header in front, and the layers below write into it in place (protocol.md §6.2).
         self._crypto_head = self._codec.header_size
-        kcp.reserve = self._crypto_head + (FEC_OVERHEAD if self._fec_encoder is not None else 0)
+        kcp.reserve = self._crypto_head + (_FEC_OVERHEAD if self._fec_encoder is not None else 0)
         if not self.set_mtu(config.mtu):
             raise ConfigError(f"mtu {config.mtu} leaves no room for a KCP segment")
         kcp.nodelay(*config.timing())
@@ -240,7 +252,7 @@ class Session:
     @property
     def header_size(self) -> int:
         """Bytes every datagram carries besides its KCP segments (crypto and FEC headers)."""
-        fec = FEC_OVERHEAD if self._fec_encoder is not None else 0
+        fec = _FEC_OVERHEAD if self._fec_encoder is not None else 0
         return self._codec.overhead + fec
 
     def stats(self, now: int) -> SessionStats:
@@ -289,8 +301,8 @@ class Session:
 
     def set_mtu(self, mtu: int) -> bool:
         """Largest UDP payload, headers included [SetMtu]; False if no segment would fit."""
-        kcp_mtu = min(mtu, MTU_LIMIT) - self.header_size
-        if kcp_mtu <= KCP_OVERHEAD:
+        kcp_mtu = min(mtu, _MTU_LIMIT) - self.header_size
+        if kcp_mtu <= _KCP_OVERHEAD:
             return False
         return bool(self._kcp.setmtu(kcp_mtu))
 
@@ -334,9 +346,8 @@ class Session:
         else:
             # Slicing bytes copies once; other buffers go through a memoryview.
             source = data if isinstance(data, bytes) else memoryview(data)
-            send = kcp.send
             for start in range(0, size, mss):
-                send(bytes(source[start : start + mss]))
+                kcp.send(bytes(source[start : start + mss]))
         self.snmp.BytesSent += size
         waiting = kcp.waitsnd()
         if waiting >= self.write_threshold:
@@ -395,7 +406,7 @@ class Session:
         """
         snmp = self.snmp
         size = len(payload)
-        if size < MIN_PAYLOAD:
+        if size < _MIN_PAYLOAD:
             snmp.KCPInErrors += 1
             return False
         if self.closed:
@@ -406,14 +417,14 @@ class Session:
         flag = payload[4] | payload[5] << 8
         kcp_now = now & 0xFFFFFFFF
         accepted = False
-        if flag == TYPE_DATA or flag == TYPE_PARITY:  # noqa: SIM109 - faster than a tuple
+        if flag == _TYPE_DATA or flag == _TYPE_PARITY:  # noqa: SIM109 - faster than a tuple
             decoder = self._fec_decoder
             if decoder is None:
                 # A peer with FEC talking to a side without it: decode with a tuner that
                 # learns the peer's shard counts (protocol.md §3.6).
                 decoder = self._fec_decoder = FECDecoder(1, 1, snmp=snmp)
-            if flag == TYPE_DATA:
-                if kcp.input(payload[FEC_OVERHEAD:], kcp_now, True):
+            if flag == _TYPE_DATA:
+                if kcp.input(payload[_FEC_OVERHEAD:], kcp_now, True):
                     snmp.KCPInErrors += 1
                 else:
                     accepted = True
@@ -422,13 +433,13 @@ class Session:
                     snmp.KCPInErrors += 1
                 else:
                     accepted = True
-        elif flag == TYPE_OOB:
+        elif flag == _TYPE_OOB:
             if int.from_bytes(payload[8:12], "little") != self.conv:
                 snmp.KCPInErrors += 1
                 return False
             snmp.OOBPackets += 1
             accepted = True
-            self._events.append(OOBReceived(bytes(payload[OOB_HEADER_SIZE:])))
+            self._events.append(OOBReceived(bytes(payload[_OOB_HEADER_SIZE:])))
         elif kcp.input(payload, kcp_now, True):
             snmp.KCPInErrors += 1
         else:
@@ -482,15 +493,14 @@ class Session:
         encoder = self._fec_encoder
         if encoder is not None:
             packets: list[bytearray] = []
-            encode = encoder.encode_into
             head = self._crypto_head
             for payload in payloads:
-                packets += encode(payload, head, now)
+                packets += encoder.encode_into(payload, head, now)
             payloads = packets
         if self._crypto:
-            seal = self._codec.seal_into
+            codec = self._codec
             for payload in payloads:
-                seal(payload)
+                codec.seal_into(payload)
         out += payloads
         if self.validated and not self._rate and not self._held:
             return out
