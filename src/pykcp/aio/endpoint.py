@@ -14,6 +14,7 @@ import errno
 import ipaddress
 import logging
 import socket
+import struct
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -182,16 +183,38 @@ async def new_socket(
 # -- the endpoint --------------------------------------------------------------------------
 
 
+# Linux's UDP segmentation offloads (not exported by the socket module before 3.12).
+SOL_UDP: Final = 17
+UDP_SEGMENT: Final = 103
+UDP_GRO: Final = 104
+_GSO_MAX_SEGMENTS: Final = 64  # the kernel's UDP_MAX_SEGMENTS
+_GSO_MAX_BYTES: Final = 65000  # one IP datagram at most carries the whole batch
+_GRO_BUFFER: Final = 65536
+_GRO_RECVS: Final = 16  # coalesced reads per callback (each up to 64 datagrams)
+_GSO_ERRORS: Final = frozenset({errno.EIO, errno.EINVAL, errno.ENOPROTOOPT, errno.EOPNOTSUPP})
+_SEGMENT_SIZE = struct.Struct("=H")
+_GRO_SIZE = struct.Struct("=i")
+_GRO_ANCILLARY = socket.CMSG_SPACE(4)
+
+
 class _Buffers(threading.local):
     """Receive buffers reused by every endpoint of a thread's loop.
 
     A batch is handed over and fully consumed inside one reader callback, and callbacks of one
-    loop never overlap, so one set per thread serves any number of sockets.
+    loop never overlap, so one set per thread serves any number of sockets. ``single`` holds
+    one datagram each; ``coalesced`` (allocated on first use) holds what GRO merged.
     """
 
     def __init__(self) -> None:
-        self.buffers = [bytearray(_RECV_SIZE) for _ in range(MAX_DRAIN)]
-        self.views = [memoryview(b) for b in self.buffers]
+        self.single = [bytearray(_RECV_SIZE) for _ in range(MAX_DRAIN)]
+        self.single_views = [memoryview(b) for b in self.single]
+        self._coalesced: list[bytearray] = []
+
+    @property
+    def coalesced(self) -> list[bytearray]:
+        if not self._coalesced:
+            self._coalesced = [bytearray(_GRO_BUFFER) for _ in range(_GRO_RECVS)]
+        return self._coalesced
 
 
 _buffers = _Buffers()
@@ -199,8 +222,25 @@ _buffers = _Buffers()
 Receiver = Callable[[Batch, int], None]
 
 
+def _enable_gro(sock: socket.socket) -> bool:
+    """Ask the kernel to coalesce arriving datagrams (GRO); False where it cannot."""
+    if sys.platform != "linux" or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return False
+    try:
+        sock.setsockopt(SOL_UDP, UDP_GRO, 1)
+    except OSError:
+        return False
+    return True
+
+
 class Endpoint:
-    """One UDP socket on the loop: batches in to a receiver, batches out to the socket."""
+    """One UDP socket on the loop: batches in to a receiver, batches out to the socket.
+
+    On Linux the batches cross the kernel boundary whole: runs of equal-sized datagrams leave
+    in one ``sendmsg`` with UDP_SEGMENT (GSO), and datagrams that arrive together come up in
+    one ``recvmsg`` with UDP_GRO. Either falls back to one datagram per system call where the
+    kernel or the socket refuses it; counters count datagrams either way.
+    """
 
     def __init__(
         self,
@@ -226,13 +266,28 @@ class Endpoint:
         self.connected_to: Address = None
         """The remote the socket is connect()ed to (datagrams to it use send())."""
         sock.setblocking(False)
+        self.gso = sys.platform == "linux" and sock.family in (socket.AF_INET, socket.AF_INET6)
+        """Batches leave with UDP GSO (turned off for good by the first refusal)."""
+        self.gro = _enable_gro(sock)
+        """Arriving datagrams come up coalesced (UDP GRO)."""
         self._fd = sock.fileno()
         loop.add_reader(self._fd, self._on_readable)
 
     def _on_readable(self) -> None:
+        batch = self._read_coalesced() if self.gro else self._read_single()
+        if not batch:
+            return
+        now = int(self.loop.time() * 1000.0)
+        try:
+            self._receiver(batch, now)
+        except Exception:  # nothing a peer sends may break the loop: count and drop
+            self._snmp.InErrs += len(batch)
+            logger.exception("pykcp: a receive batch could not be processed")
+
+    def _read_single(self) -> Batch:
         recv_into = self.sock.recvfrom_into
-        buffers = _buffers.buffers
-        views = _buffers.views
+        buffers = _buffers.single
+        views = _buffers.single_views
         batch: Batch = []
         for index in range(MAX_DRAIN):
             try:
@@ -243,16 +298,36 @@ class Endpoint:
                 if exc.errno in TRANSIENT_ERRORS:
                     continue  # an ICMP error of an earlier sendto surfaced here
                 self._on_error(exc)
-                return
+                return []
             batch.append((views[index][:size], addr))
-        if not batch:
-            return
-        now = int(self.loop.time() * 1000.0)
-        try:
-            self._receiver(batch, now)
-        except Exception:  # nothing a peer sends may break the loop: count and drop
-            self._snmp.InErrs += len(batch)
-            logger.exception("pykcp: a receive batch could not be processed")
+        return batch
+
+    def _read_coalesced(self) -> Batch:
+        recvmsg_into = self.sock.recvmsg_into
+        batch: Batch = []
+        for buffer in _buffers.coalesced:
+            try:
+                size, ancillary, flags, addr = recvmsg_into([buffer], _GRO_ANCILLARY)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as exc:
+                if exc.errno in TRANSIENT_ERRORS:
+                    continue
+                self._on_error(exc)
+                return []
+            view = memoryview(buffer)
+            step = size
+            for level, kind, data in ancillary:
+                if level == SOL_UDP and kind == UDP_GRO and len(data) >= _GRO_SIZE.size:
+                    step = _GRO_SIZE.unpack_from(data)[0] or size
+            if flags & socket.MSG_TRUNC:
+                self._snmp.InErrs += 1  # longer than any datagram a KCP peer sends
+                continue
+            for start in range(0, size, step):
+                batch.append((view[start : min(start + step, size)], addr))
+            if len(batch) >= MAX_DRAIN:
+                break
+        return batch
 
     def send(self, datagrams: Sequence[bytes | bytearray], addr: Address, snmp: Snmp) -> None:
         """Send *datagrams* to *addr*; counts what left in *snmp*.
@@ -262,29 +337,60 @@ class Endpoint:
         """
         if self.closed:
             return
-        sent = 0
-        octets = 0
-        if addr is self.connected_to:
-            transmit = self.sock.send  # no address to convert per datagram: ~1/3 cheaper
-            args: tuple[Address, ...] = ()
-        else:
-            transmit = self.sock.sendto  # type: ignore[assignment]
-            args = (addr,)
-        for datagram in datagrams:
+        target = None if addr is self.connected_to else addr
+        count = len(datagrams)
+        sent = octets = 0
+        index = 0
+        while index < count:
+            first = len(datagrams[index])
+            end = index + 1
+            if self.gso and count > 1:
+                # A run of equal-sized datagrams (the last one may be shorter) in one call.
+                total = first
+                while end < count and end - index < _GSO_MAX_SEGMENTS:
+                    size = len(datagrams[end])
+                    if size > first or total + size > _GSO_MAX_BYTES:
+                        break
+                    total += size
+                    end += 1
+                    if size < first:
+                        break
             try:
-                transmit(datagram, *args)
+                if end - index > 1:
+                    self._send_segmented(datagrams[index:end], first, target)
+                elif target is None:
+                    self.sock.send(datagrams[index])
+                else:
+                    self.sock.sendto(datagrams[index], target)
             except (BlockingIOError, InterruptedError):
-                continue
+                index = end
+                continue  # socket buffer full: KCP retransmits what is lost here
             except OSError as exc:
+                if end - index > 1 and exc.errno in _GSO_ERRORS:
+                    self.gso = False  # this socket or path cannot segment: one by one
+                    logger.debug("pykcp: UDP GSO refused (%s): sending datagrams singly", exc)
+                    continue
                 if exc.errno in TRANSIENT_ERRORS or not self._fatal_send_errors:
                     logger.debug("pykcp: sending to %r failed: %s", addr, exc)
+                    index = end
                     continue
                 self._on_error(exc)
                 return
-            sent += 1
-            octets += len(datagram)
+            for datagram in datagrams[index:end]:
+                octets += len(datagram)
+            sent += end - index
+            index = end
         snmp.OutPkts += sent
         snmp.OutBytes += octets
+
+    def _send_segmented(
+        self, datagrams: Sequence[bytes | bytearray], size: int, target: Address
+    ) -> None:
+        control = [(SOL_UDP, UDP_SEGMENT, _SEGMENT_SIZE.pack(size))]
+        if target is None:
+            self.sock.sendmsg(datagrams, control)
+        else:
+            self.sock.sendmsg(datagrams, control, 0, target)
 
     @property
     def local_address(self) -> Address:
