@@ -11,6 +11,7 @@ here; its digest is checked first so a wrong generator cannot pass as a QPP bug.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import random
 
@@ -27,6 +28,8 @@ from pykcp.tunnel.qpp import (
     minimum_seed_length,
     qpp_warnings,
 )
+from tests.helpers import run
+from tests.tunnel.test_tunnel import echo_server, exchange_many, tunnel
 
 DEFAULT_KEY = b"it's a secrect"
 MASK64 = (1 << 64) - 1
@@ -275,3 +278,59 @@ def test_warnings_like_kcptun() -> None:
             qpp_warnings(bad, "key")
     with pytest.raises(ConfigError, match="QPPCount must be an integer"):
         qpp_warnings("61", "key")  # type: ignore[arg-type]
+
+
+# -- in the tunnel ------------------------------------------------------------------------------
+
+
+def test_tunnel_with_qpp_moves_bytes_intact() -> None:
+    async def main() -> None:
+        async with (
+            echo_server() as target,
+            tunnel(target, qpp=True, qppcount=7, smuxver=2) as (client, _),
+        ):
+            await exchange_many(client.local_address[1], 3, 40_000)
+
+    run(main)
+
+
+def test_qpp_is_applied_per_stream_above_smux_with_the_key_as_seed() -> None:
+    """A QPP client against a server without QPP: the target receives, on every new
+    connection, the plaintext encrypted by a fresh PRNG seeded from the key (not from the
+    PBKDF2 output), and what it sends back arrives decrypted by the client."""
+    key = "qpp wiring key"
+    pads = QuantumPermutationPad(key.encode(), 7)
+    received: asyncio.Queue[bytes] = asyncio.Queue()
+
+    async def target_handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await received.put(await reader.readexactly(100))
+        writer.write(pads.encrypt(b"reply " * 10, pads.new_rand()))
+        await writer.drain()
+        await reader.read()
+        writer.close()
+
+    async def main() -> None:
+        target = await asyncio.start_server(target_handler, "127.0.0.1", 0)
+        try:
+            async with tunnel(
+                target.sockets[0].getsockname()[1],
+                key=key,
+                client_options={"qpp": True, "qppcount": 7},
+                server_options={"closewait": 0},
+            ) as (client, _):
+                message = bytes(range(100))
+                for _ in range(2):
+                    reader, writer = await asyncio.open_connection(
+                        "127.0.0.1", client.local_address[1]
+                    )
+                    writer.write(message[:37])
+                    await writer.drain()
+                    writer.write(message[37:])
+                    wire = await asyncio.wait_for(received.get(), 5)
+                    assert wire == pads.encrypt(message, pads.new_rand()) != message
+                    assert await reader.readexactly(60) == b"reply " * 10
+                    writer.close()
+        finally:
+            target.close()
+
+    run(main)
