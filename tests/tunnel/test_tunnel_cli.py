@@ -365,3 +365,24 @@ def test_process_cannot_bind_exits_1() -> None:
             assert process.proc.wait(20) == 1
         finally:
             process.kill()
+
+
+def test_readme_lists_every_flag_with_its_default() -> None:
+    from pykcp.tunnel.cli import _options
+
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index("## The kcptun-compatible tunnel") :]
+    rows = [line.split("|")[1:-1] for line in table.splitlines() if line.startswith("| `")]
+    for column, config in ((1, ClientConfig()), (2, ServerConfig())):
+        side = "client" if column == 1 else "server"
+        for names, dest, kind_type, _ in _options(side):
+            (cells,) = [c for c in rows if f"`{names[0]}`" in c[0]]
+            flags = re.findall(r"`([^`]+)`", cells[0])
+            cell = cells[column].strip()
+            values = [v.strip(" `") for v in (cells[1] if cell == "same" else cell).split(",")]
+            shown = values[0] if len(values) == 1 else values[flags.index(names[0])]
+            if dest == "c":
+                continue
+            value = getattr(config, dest)
+            expected = "off" if kind_type is bool else (str(value) if value != "" else "empty")
+            assert shown == expected, (side, names, shown, expected)
