@@ -1,4 +1,4 @@
-"""Quantum Permutation Pads (QPP), bit-exact with xtaci/qpp as today's kcptun uses it.
+"""Quantum Permutation Pads (QPP), bit-exact with xtaci/qpp v1.1.25, which today's kcptun uses.
 
 kcptun's ``--QPP`` adds this byte-level cipher *per smux stream*, above smux (and so above
 snappy and KCP): what the client reads from its TCP connection is encrypted before it is
