@@ -24,6 +24,7 @@ from pykcp.tunnel import ClientConfig, ServerConfig, TunnelClient, TunnelServer
 from pykcp.tunnel.common import (
     SNMP_FIELDS,
     go_time_format,
+    pipe,
     snmp_file_name,
     snmp_struct_text,
     write_snmp_row,
@@ -39,6 +40,8 @@ from pykcp.tunnel.config import KCPTUN_CIPHERS, kcptun_cipher, parse_address, sp
 from tests.helpers import echo_handler, run
 
 # -- helpers shared with tests/interop/test_kcptun_interop.py --------------------------------
+
+StreamPair = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
 @contextlib.asynccontextmanager
@@ -367,6 +370,38 @@ def test_client_half_close_ends_both_directions() -> None:
             target.close()
 
     run(main)
+
+
+def test_pipe_ends_both_sides_when_a_transform_fails() -> None:
+    """A direction that fails unexpectedly still ends its destination, so the other
+    direction and the pipe end too instead of leaving both connections open."""
+
+    async def connected_pair() -> tuple[StreamPair, StreamPair]:
+        accepted: asyncio.Queue[StreamPair] = asyncio.Queue()
+
+        async def on_accept(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            await accepted.put((r, w))
+
+        server = await asyncio.start_server(on_accept, "127.0.0.1", 0)
+        outer = await asyncio.open_connection("127.0.0.1", server.sockets[0].getsockname()[1])
+        inner = await accepted.get()
+        server.close()
+        return outer, inner
+
+    def broken(data: bytes) -> bytes:
+        raise ValueError("transform failed")
+
+    async def main() -> None:
+        (a_out, a_in), (b_out, b_in) = await connected_pair(), await connected_pair()
+        piping = asyncio.ensure_future(pipe(*a_in, *b_in, a_to_b=broken))
+        a_out[1].write(b"data")
+        assert await asyncio.wait_for(b_out[0].read(), 5) == b""
+        b_out[1].close()
+        assert await asyncio.wait_for(a_out[0].read(), 5) == b""
+        await asyncio.wait_for(piping, 5)
+        a_out[1].close()
+
+    run(main, timeout=20)
 
 
 def test_unreachable_target_closes_the_stream() -> None:

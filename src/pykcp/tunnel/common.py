@@ -158,20 +158,23 @@ async def pipe(
     async def copy(
         src: asyncio.StreamReader, dst: asyncio.StreamWriter, transform: Transform | None
     ) -> None:
-        with contextlib.suppress(*_PIPE_ERRORS):
-            while data := await src.read(COPY_BUFFER):
-                dst.write(data if transform is None else transform(data))
-                await dst.drain()
-        if close_wait > 0:
-            await asyncio.sleep(close_wait)
-        _end_writing(dst)
+        try:
+            with contextlib.suppress(*_PIPE_ERRORS):
+                while data := await src.read(COPY_BUFFER):
+                    dst.write(data if transform is None else transform(data))
+                    await dst.drain()
+            if close_wait > 0:
+                await asyncio.sleep(close_wait)
+        finally:
+            # Also after an unexpected error, so that the other direction ends as well.
+            _end_writing(dst)
 
     tasks = [
         asyncio.ensure_future(copy(reader_a, writer_b, a_to_b)),
         asyncio.ensure_future(copy(reader_b, writer_a, b_to_a)),
     ]
     try:
-        await asyncio.gather(*tasks)
+        await asyncio.gather(*tasks, return_exceptions=True)
     except asyncio.CancelledError:
         for task in tasks:
             task.cancel()
