@@ -35,6 +35,7 @@ KCPTUN_FLAGS = (
     "--sndwnd",
     "--rcvwnd",
     "--mtu",
+    "--ratelimit",
     "--acknodelay",
     "--sockbuf",
     "--dscp",
@@ -100,6 +101,28 @@ def test_sink_over_loopback() -> None:
     assert out["MBps"] == pytest.approx(out["bytes"] / out["seconds"] / 1e6, rel=0.01)
     assert out["impl"] == "pykcp" and out["crypt"] == "aes"
     assert (out["datashard"], out["parityshard"], out["mode"]) == (10, 3, "fast")
+
+
+def test_sink_with_ratelimit_takes_the_paced_time() -> None:
+    """8 MB under --ratelimit 4000000 (bytes per second, every header included) on both ends.
+
+    The data side sends 8 MB of payload in 1350-byte datagrams of which 20 + 24 bytes are
+    headers, i.e. about 8.27 MB at 4 MB/s: 2.07 s, less the 96 kB burst. FEC is off because
+    its parity would count against the limit too (10/3 makes it 2.7 s), and the send window
+    is 256: with 1024 segments in flight, KCP's retransmission timer fires for segments
+    still queued behind the limiter and the spurious copies eat the budget (2.75 s).
+    """
+    flags = ("--ratelimit", "4000000", "--datashard", "0", "--parityshard", "0", "--sndwnd", "256")
+    with serving("--workload", "sink", *flags) as (port, _):
+        started = time.monotonic()
+        code, out = run_client(
+            port, "--workload", "sink", "--bytes", "8000000", "--size", "65536", *flags
+        )
+        elapsed = time.monotonic() - started
+    assert code == 0, out
+    assert out["bytes"] == 8000000
+    assert 1.6 <= out["seconds"] <= 2.6, out
+    assert out["seconds"] <= elapsed < 30
 
 
 @pytest.mark.parametrize(
@@ -180,6 +203,9 @@ def test_serve_binds_ipv6() -> None:
         (["serve", "--crypt", "rot13"], "invalid choice"),
         (["serve", "--dscp", "64"], "dscp"),
         (["serve", "--mtu", "20"], "mtu"),
+        (["serve", "--ratelimit", "-1"], "must be >= 0"),
+        (["serve", "--ratelimit", "fast"], "invalid _non_negative value"),
+        (["client", "--remote", "h:1", "--ratelimit", str(1 << 41)], "rate_limit"),
         (["serve", "--mode", "manual", "--nodelay", "7"], "nodelay"),
         (["serve", "--datashard", "200", "--parityshard", "100"], "shards"),
         (["serve", "--bogus"], "unrecognized"),
@@ -240,9 +266,10 @@ def test_flags_map_to_config() -> None:
     args = parser.parse_args(
         ["serve", "--crypt", "twofish", "--key", "pw", "--datashard", "5", "--parityshard",
          "2", "--mode", "fast2", "--sndwnd", "256", "--rcvwnd", "512", "--mtu", "1200",
-         "--acknodelay", "--sockbuf", "1048576", "--dscp", "46"]
+         "--acknodelay", "--sockbuf", "1048576", "--dscp", "46", "--ratelimit", "123456"]
     )  # fmt: skip
     config = config_from_args(args)
+    assert config.rate_limit == 123456
     assert config.timing() == (1, 20, 2, 1)
     assert (config.crypt, config.key) == ("twofish", "pw")
     assert (config.data_shards, config.parity_shards) == (5, 2)
@@ -262,6 +289,7 @@ def test_flags_map_to_config() -> None:
     )
     assert preset.timing() == (0, 40, 2, 1)
     assert config_from_args(parser.parse_args(["serve"])).dscp is None
+    assert config_from_args(parser.parse_args(["serve"])).rate_limit == 0
 
 
 def test_bench_quick(capsys: pytest.CaptureFixture[str]) -> None:

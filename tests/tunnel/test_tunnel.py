@@ -15,13 +15,16 @@ from typing import Any
 
 import cramjam
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from pykcp.core.crypt import CIPHER_NAMES, AEADCrypt, AESBlockCrypt, derive_key
 from pykcp.core.errors import ConfigError
 from pykcp.core.snmp import DEFAULT_SNMP
 from pykcp.tunnel import ClientConfig, ServerConfig, TunnelClient, TunnelServer
 from pykcp.tunnel.common import (
     SNMP_FIELDS,
     go_time_format,
+    pipe,
     snmp_file_name,
     snmp_struct_text,
     write_snmp_row,
@@ -33,10 +36,12 @@ from pykcp.tunnel.compress import (
     SnappyFrameEncoder,
     SnappyProtocol,
 )
-from pykcp.tunnel.config import kcptun_cipher, parse_address, split_host_port
+from pykcp.tunnel.config import KCPTUN_CIPHERS, kcptun_cipher, parse_address, split_host_port
 from tests.helpers import echo_handler, run
 
 # -- helpers shared with tests/interop/test_kcptun_interop.py --------------------------------
+
+StreamPair = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
 @contextlib.asynccontextmanager
@@ -84,21 +89,29 @@ async def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None
 
 @contextlib.asynccontextmanager
 async def tunnel(
-    target_port: int, **options: Any
+    target_port: int,
+    *,
+    client_options: dict[str, Any] | None = None,
+    server_options: dict[str, Any] | None = None,
+    **options: Any,
 ) -> AsyncIterator[tuple[TunnelClient, TunnelServer]]:
-    """A pykcp tunnel client + server in this process; *options* go to both configs."""
+    """A pykcp tunnel client + server in this process; *options* go to both configs (the
+    client-only ones to the client), *client_options* / *server_options* to one side."""
     common = {"key": "test key", "quiet": True, **options}
     client_only = {k: common.pop(k) for k in ("conn", "autoexpire", "scavengettl") if k in common}
     server = TunnelServer(
-        ServerConfig(listen="127.0.0.1:0", target=f"127.0.0.1:{target_port}", **common)
+        ServerConfig(
+            listen="127.0.0.1:0",
+            target=f"127.0.0.1:{target_port}",
+            **{**common, **(server_options or {})},
+        )
     )
     await server.start()
     client = TunnelClient(
         ClientConfig(
             localaddr="127.0.0.1:0",
             remoteaddr=f"127.0.0.1:{server.local_address[1]}",
-            **common,
-            **client_only,
+            **{**common, **client_only, **(client_options or {})},
         )
     )
     try:
@@ -270,8 +283,10 @@ def test_autoexpire_rotates_and_scavenger_closes() -> None:
     run(main)
 
 
-def test_target_closing_ends_the_client_connection() -> None:
-    """kcptun closes both sides when one direction ends: data then EOF reach the client."""
+@pytest.mark.parametrize("closewait", [0, 1])
+def test_server_closewait_delays_the_targets_close(closewait: int) -> None:
+    """Today's kcptun ``Pipe``: when the target closes, its data reaches the client at once
+    and the end of the connection ``--closewait`` seconds later (the server's default is 30)."""
 
     async def greet(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(b"hello and goodbye")
@@ -281,19 +296,60 @@ def test_target_closing_ends_the_client_connection() -> None:
     async def main() -> None:
         target = await asyncio.start_server(greet, "127.0.0.1", 0)
         try:
-            async with tunnel(target.sockets[0].getsockname()[1]) as (client, _):
+            async with tunnel(
+                target.sockets[0].getsockname()[1], server_options={"closewait": closewait}
+            ) as (client, server):
+                assert (client.config.closewait, server.config.closewait) == (0, closewait)
                 reader, writer = await asyncio.open_connection("127.0.0.1", client.local_address[1])
-                assert await reader.read() == b"hello and goodbye"
+                assert await reader.readexactly(17) == b"hello and goodbye"
+                data_at = time.monotonic()
+                assert await reader.read() == b""
+                waited = time.monotonic() - data_at
                 writer.close()
+            assert closewait - 0.05 <= waited <= closewait + 0.8, waited
         finally:
             target.close()
 
-    run(main)
+    run(main, timeout=20)
+
+
+def test_client_closewait_delays_the_end_of_the_stream() -> None:
+    """The client's ``--closewait`` (0 by default) holds the stream open after the local
+    connection ended: the target gets the data at once and its EOF that much later."""
+    got: asyncio.Queue[tuple[bytes, float]] = asyncio.Queue()
+
+    async def record(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await got.put((await reader.readexactly(8), time.monotonic()))
+        await reader.read()
+        await got.put((b"", time.monotonic()))
+        writer.close()
+
+    async def main() -> None:
+        target = await asyncio.start_server(record, "127.0.0.1", 0)
+        try:
+            async with tunnel(
+                target.sockets[0].getsockname()[1],
+                client_options={"closewait": 1},
+                server_options={"closewait": 0},
+            ) as (client, _):
+                _, writer = await asyncio.open_connection("127.0.0.1", client.local_address[1])
+                writer.write(b"question")
+                await writer.drain()
+                writer.close()
+                data, data_at = await asyncio.wait_for(got.get(), 5)
+                eof, eof_at = await asyncio.wait_for(got.get(), 5)
+            assert (data, eof) == (b"question", b"")
+            assert 0.95 <= eof_at - data_at <= 1.8, eof_at - data_at
+        finally:
+            target.close()
+
+    run(main, timeout=20)
 
 
 def test_client_half_close_ends_both_directions() -> None:
-    """kcptun has no half-close: EOF from the client closes the target connection too, and
-    the client gets EOF although the target never closed."""
+    """No half-close through the tunnel (as in kcptun, whose smux streams cannot half-close):
+    EOF from the client closes the stream, so the client gets EOF although the target never
+    closed, and the target gets EOF after the server's --closewait (0 here)."""
     target_saw_eof = asyncio.Event()
 
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -303,7 +359,7 @@ def test_client_half_close_ends_both_directions() -> None:
     async def main() -> None:
         target = await asyncio.start_server(silent, "127.0.0.1", 0)
         try:
-            async with tunnel(target.sockets[0].getsockname()[1]) as (client, _):
+            async with tunnel(target.sockets[0].getsockname()[1], closewait=0) as (client, _):
                 reader, writer = await asyncio.open_connection("127.0.0.1", client.local_address[1])
                 writer.write(b"question")
                 writer.write_eof()
@@ -314,6 +370,38 @@ def test_client_half_close_ends_both_directions() -> None:
             target.close()
 
     run(main)
+
+
+def test_pipe_ends_both_sides_when_a_transform_fails() -> None:
+    """A direction that fails unexpectedly still ends its destination, so the other
+    direction and the pipe end too instead of leaving both connections open."""
+
+    async def connected_pair() -> tuple[StreamPair, StreamPair]:
+        accepted: asyncio.Queue[StreamPair] = asyncio.Queue()
+
+        async def on_accept(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            await accepted.put((r, w))
+
+        server = await asyncio.start_server(on_accept, "127.0.0.1", 0)
+        outer = await asyncio.open_connection("127.0.0.1", server.sockets[0].getsockname()[1])
+        inner = await accepted.get()
+        server.close()
+        return outer, inner
+
+    def broken(data: bytes) -> bytes:
+        raise ValueError("transform failed")
+
+    async def main() -> None:
+        (a_out, a_in), (b_out, b_in) = await connected_pair(), await connected_pair()
+        piping = asyncio.ensure_future(pipe(*a_in, *b_in, a_to_b=broken))
+        a_out[1].write(b"data")
+        assert await asyncio.wait_for(b_out[0].read(), 5) == b""
+        b_out[1].close()
+        assert await asyncio.wait_for(a_out[0].read(), 5) == b""
+        await asyncio.wait_for(piping, 5)
+        a_out[1].close()
+
+    run(main, timeout=20)
 
 
 def test_unreachable_target_closes_the_stream() -> None:
@@ -357,6 +445,73 @@ def test_mismatched_key_moves_no_data() -> None:
                 await server.close()
 
     run(main)
+
+
+@pytest.mark.parametrize("crypt", ["aes-128-gcm", "null"])
+def test_loopback_aead_and_null(crypt: str) -> None:
+    async def main() -> None:
+        async with (
+            echo_server() as target,
+            tunnel(target, crypt=crypt) as (client, server),
+        ):
+            await exchange_many(client.local_address[1], 4, 100_000)
+            assert server.listener.stats().crypto_failures == 0
+
+    run(main)
+
+
+def test_gcm_client_against_aes_server_fails_cleanly() -> None:
+    """Mismatched ciphers deliver nothing: the server's listener counts every datagram of
+    the client as an authentication failure (protocol.md §2.8) and opens no session."""
+    delivered = bytearray()
+
+    async def collect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        delivered.extend(await reader.read())
+        writer.close()
+
+    async def main() -> None:
+        target = await asyncio.start_server(collect, "127.0.0.1", 0)
+        try:
+            async with tunnel(
+                target.sockets[0].getsockname()[1],
+                client_options={"crypt": "aes-128-gcm"},
+                server_options={"crypt": "aes"},
+            ) as (client, server):
+                reader, writer = await asyncio.open_connection("127.0.0.1", client.local_address[1])
+                writer.write(b"secret" * 1000)
+                await wait_for(lambda: server.listener.stats().crypto_failures >= 3, 5)
+                with pytest.raises(asyncio.TimeoutError):
+                    await asyncio.wait_for(reader.read(1), 0.3)
+                stats = server.listener.stats()
+                assert stats.crypto_failures == server.listener.snmp.InCsumErrors >= 3
+                assert stats.sessions == 0 and not server.sessions
+                writer.close()
+            assert delivered == b""
+        finally:
+            target.close()
+
+    run(main)
+
+
+def test_ratelimit_paces_both_directions() -> None:
+    """--ratelimit is each KCP session's send rate, all headers included: 600 kB echoed with
+    a 1 MB/s limit on both ends (no FEC, incompressible data) takes at least ~0.6 s."""
+
+    async def main() -> None:
+        async with (
+            echo_server() as target,
+            tunnel(target, ratelimit=1_000_000, nocomp=True, datashard=0, parityshard=0) as (
+                client,
+                _,
+            ),
+        ):
+            assert client.config.kcp_config().rate_limit == 1_000_000
+            started = time.monotonic()
+            await exchange(client.local_address[1], 1, 600_000)
+            elapsed = time.monotonic() - started
+            assert 0.5 <= elapsed <= 3.0, elapsed
+
+    run(main, timeout=30)
 
 
 def test_close_ends_open_connections() -> None:
@@ -547,19 +702,24 @@ def test_snappy_protocol_compresses_writes_and_fails_on_corruption() -> None:
 # -- settings ---------------------------------------------------------------------------------
 
 
-def test_defaults_are_kcptun_20210922() -> None:
+def test_defaults_are_todays_kcptun() -> None:
+    """Today's kcptun (v20251205 and later); changed from 20210922: smuxver 1 -> 2; new:
+    ratelimit, framesize, closewait (0 client, 30 server), QPP, QPPCount, client pprof."""
     client, server = ClientConfig(), ServerConfig()
     assert (client.localaddr, client.remoteaddr) == (":12948", "vps:29900")
     assert (server.listen, server.target) == (":29900", "127.0.0.1:12948")
     for config in (client, server):
         assert config.key == "it's a secrect"
-        assert (config.crypt, config.mode, config.mtu) == ("aes", "fast", 1350)
+        assert (config.crypt, config.mode, config.mtu, config.ratelimit) == ("aes", "fast", 1350, 0)
         assert (config.datashard, config.parityshard, config.dscp) == (10, 3, 0)
-        assert (config.sockbuf, config.smuxver, config.smuxbuf) == (4194304, 1, 4194304)
-        assert (config.streambuf, config.keepalive, config.snmpperiod) == (2097152, 10, 60)
+        assert (config.sockbuf, config.smuxver, config.smuxbuf) == (4194304, 2, 4194304)
+        assert (config.framesize, config.streambuf, config.keepalive) == (8192, 2097152, 10)
+        assert (config.snmpperiod, config.qppcount) == (60, 61)
         assert (config.nodelay, config.interval, config.resend, config.nc) == (0, 50, 0, 0)
         assert not (config.nocomp or config.acknodelay or config.quiet or config.tcp)
+        assert not (config.qpp or config.pprof)
     assert (client.sndwnd, client.rcvwnd, server.sndwnd, server.rcvwnd) == (128, 512, 1024, 1024)
+    assert (client.closewait, server.closewait) == (0, 30)
     assert (client.conn, client.autoexpire, client.scavengettl) == (1, 0, 600)
 
 
@@ -586,37 +746,60 @@ def test_kcp_and_smux_settings_follow_kcptun() -> None:
         sndwnd=300,
         rcvwnd=400,
         mtu=1200,
+        ratelimit=123456,
         datashard=5,
         parityshard=2,
         acknodelay=True,
         dscp=46,
         sockbuf=1 << 20,
-        smuxver=2,
+        smuxver=1,
         smuxbuf=1 << 22,
+        framesize=4096,
         streambuf=1 << 20,
         keepalive=5,
     )
     kcp = config.kcp_config()
     assert kcp.stream and not kcp.write_delay and kcp.ack_nodelay
-    assert (kcp.sndwnd, kcp.rcvwnd, kcp.mtu) == (300, 400, 1200)
+    assert (kcp.sndwnd, kcp.rcvwnd, kcp.mtu, kcp.rate_limit) == (300, 400, 1200, 123456)
     assert (kcp.data_shards, kcp.parity_shards, kcp.dscp) == (5, 2, 46)
     assert kcp.read_buffer == kcp.write_buffer == 1 << 20
+    assert (kcp.crypt, kcp.key) == ("aes", "it's a secrect")
     smux = config.smux_config()
-    assert (smux.version, smux.max_receive_buffer, smux.max_stream_buffer) == (2, 1 << 22, 1 << 20)
-    assert (smux.keep_alive_interval, smux.keep_alive_timeout, smux.max_frame_size) == (
-        5,
-        30,
-        32768,
-    )
+    assert (smux.version, smux.max_receive_buffer, smux.max_stream_buffer) == (1, 1 << 22, 1 << 20)
+    assert (smux.keep_alive_interval, smux.keep_alive_timeout, smux.max_frame_size) == (5, 30, 4096)
 
 
-def test_unknown_cipher_falls_back_to_aes_like_kcptun() -> None:
-    assert kcptun_cipher("salsa20") == "salsa20"
-    assert kcptun_cipher("null") == "aes"  # not a kcptun 20210922 name
-    assert kcptun_cipher("aes-128-gcm") == "aes"
-    config = ClientConfig(crypt="whatever")
-    assert config.cipher == "aes"
-    assert type(config.make_crypt()).__name__ == type(ClientConfig().make_crypt()).__name__
+@pytest.mark.parametrize(
+    ("name", "crypt_type", "key_size"),
+    [
+        ("aes-128-gcm", AEADCrypt, 16),
+        ("aes", AESBlockCrypt, 32),
+        ("aes-128", AESBlockCrypt, 16),
+        ("null", type(None), 0),
+    ],
+)
+def test_cipher_names_map_as_in_todays_kcptun(name: str, crypt_type: type, key_size: int) -> None:
+    """kcptun's std.SelectBlockCrypt: aes-128-gcm is AES-GCM keyed with the first 16 bytes
+    of the PBKDF2 output (protocol.md §2.5, §2.6), null is no crypto layer at all."""
+    config = ClientConfig(crypt=name, key="pw")
+    crypt = config.make_crypt()
+    assert type(crypt) is crypt_type
+    assert config.kcp_config().make_crypt().__class__ is crypt_type
+    if isinstance(crypt, AEADCrypt):
+        nonce = bytes(12)
+        sealed = AESGCM(derive_key("pw")[:key_size]).encrypt(nonce, b"payload", None)
+        assert crypt.open(nonce, sealed) == b"payload"
+    assert kcptun_cipher(name) == name
+
+
+def test_unknown_cipher_is_an_error_listing_the_names() -> None:
+    assert set(KCPTUN_CIPHERS) == set(CIPHER_NAMES) and len(KCPTUN_CIPHERS) == 15
+    for bad in ("whatever", "AES", "", "aes-256-gcm"):
+        with pytest.raises(ConfigError, match="valid names: aes, aes-128, aes-128-gcm") as info:
+            ClientConfig(crypt=bad).validate()
+        assert repr(bad) in str(info.value) and "null" in str(info.value)
+    with pytest.raises(ConfigError, match="unknown crypt 5"):
+        kcptun_cipher(5)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -627,12 +810,23 @@ def test_unknown_cipher_falls_back_to_aes_like_kcptun() -> None:
         ({"keepalive": 31}, "keep-alive"),
         ({"keepalive": 0}, "keep-alive"),
         ({"streambuf": 1 << 23}, "max stream buffer"),
-        ({"mtu": 1501}, "mtu"),
+        ({"framesize": 0}, "frame size"),
+        ({"framesize": 65536}, "frame size"),
+        ({"mtu": 1501}, r"mtu must be an integer in \[53, 1500\]"),
+        ({"mtu": 52}, r"mtu must be an integer in \[53, 1500\]"),  # aes + FEC: 20 + 8 + 25
+        ({"mtu": 60, "crypt": "aes-128-gcm"}, r"\[61, 1500\]"),  # 28 + 8 + 25
+        ({"mtu": 24, "crypt": "null", "datashard": 0}, r"\[25, 1500\]"),
+        ({"ratelimit": -1}, "ratelimit must be in"),
+        ({"ratelimit": 1 << 32}, "ratelimit must be in"),
+        ({"closewait": -1}, "closewait must not be negative"),
+        ({"qpp": True, "qppcount": 0}, r"QPPCount must be in \[1, 65535\]"),
+        ({"qpp": True, "qppcount": 65536}, r"QPPCount must be in \[1, 65535\]"),
         ({"sndwnd": 0}, "sndwnd"),
         ({"conn": 0}, "conn"),
         ({"tcp": True}, "not supported"),
         ({"localaddr": "12948"}, "missing port"),
         ({"remoteaddr": "host:port"}, "invalid port"),
+        ({"remoteaddr": "host:3000-3010"}, "port ranges"),
         ({"snmpperiod": -1}, "snmpperiod"),
     ],
 )
@@ -641,11 +835,21 @@ def test_invalid_settings(changes: dict[str, Any], message: str) -> None:
         ClientConfig(**changes).validate()
 
 
+def test_small_mtu_follows_pykcp_config() -> None:
+    """The lower bound is pykcp.Config's: the chosen cipher's and FEC's headers + 25."""
+    ClientConfig(mtu=53).validate()
+    ClientConfig(mtu=25, crypt="null", datashard=0).validate()
+    ServerConfig(mtu=61, crypt="aes-128-gcm").validate()
+    assert ClientConfig(mtu=53).kcp_config().min_mtu == 53
+
+
 def test_json_overrides_like_go(tmp_path: Path) -> None:
     path = tmp_path / "client.json"
     path.write_text(
         '{"LocalAddr": "127.0.0.1:1000", "remoteaddr": "10.0.0.1:4000", "mode": "fast2",'
-        ' "NoComp": true, "conn": 4, "key": null, "unknown": [1, 2], "sndwnd": 256}'
+        ' "NoComp": true, "conn": 4, "key": null, "unknown": [1, 2], "sndwnd": 256,'
+        ' "ratelimit": 5000, "CloseWait": 3, "framesize": 4096, "qpp": true,'
+        ' "QPP-Count": 31, "qppcount": 1}'
     )
     base = ClientConfig(key="from flags", conn=2, mtu=1200)
     config = ClientConfig.from_json_file(str(path), base=base)
@@ -653,6 +857,9 @@ def test_json_overrides_like_go(tmp_path: Path) -> None:
     assert (config.localaddr, config.remoteaddr) == ("127.0.0.1:1000", "10.0.0.1:4000")
     assert (config.mode, config.nocomp, config.conn, config.sndwnd) == ("fast2", True, 4, 256)
     assert (config.key, config.mtu) == ("from flags", 1200)  # null and absent keys keep flags
+    assert (config.ratelimit, config.closewait, config.framesize) == (5000, 3, 4096)
+    # kcptun's JSON key for QPPCount is "qpp-count"; "qppcount" is no key of kcptun's.
+    assert config.qpp and config.qppcount == 31
 
 
 @pytest.mark.parametrize(
@@ -662,6 +869,9 @@ def test_json_overrides_like_go(tmp_path: Path) -> None:
         ('{"mtu": 1350.5}', "'mtu' must be a JSON integer"),
         ('{"nocomp": 1}', "'nocomp' must be a JSON boolean"),
         ('{"key": 5}', "'key' must be a JSON string"),
+        ('{"qpp-count": "61"}', "'qpp-count' must be a JSON integer"),
+        ('{"qpp": 1}', "'qpp' must be a JSON boolean"),
+        ('{"closewait": 1.5}', "'closewait' must be a JSON integer"),
         ("[1]", "expected a JSON object"),
         ("{oops", "not valid JSON"),
     ],

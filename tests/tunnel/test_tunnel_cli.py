@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,6 +60,21 @@ def test_client_flags_long_short_and_go_style() -> None:
     assert config.nocomp and config.quiet and not config.acknodelay
     assert (config.smuxver, config.streambuf) == (2, 1048576)
     assert config.timing() == (1, 20, 2, 1)
+
+
+def test_todays_kcptun_flags() -> None:
+    config = parse_config(
+        ["client", "--crypt", "aes-128-gcm", "-QPP", "--QPPCount", "13", "--ratelimit",
+         "4000000", "-closewait", "5", "--framesize", "4096", "--pprof", "--smuxver", "1"]
+    )  # fmt: skip
+    assert isinstance(config, ClientConfig)
+    assert (config.crypt, config.qpp, config.qppcount) == ("aes-128-gcm", True, 13)
+    assert (config.ratelimit, config.closewait, config.framesize) == (4000000, 5, 4096)
+    assert config.pprof and config.smuxver == 1
+    assert config.kcp_config().rate_limit == 4000000
+    assert config.smux_config().max_frame_size == 4096
+    server = parse_config(["server", "--crypt", "null", "--QPP"])
+    assert (server.crypt, server.qpp, server.qppcount, server.closewait) == ("null", True, 61, 30)
 
 
 def test_server_flags_and_hidden_manual_flags() -> None:
@@ -122,6 +138,20 @@ def test_mode_from_json_wins_over_manual_flags(tmp_path: Path) -> None:
         ["server", "--conn", "2"],  # a client-only flag
         ["server", "--smuxver", "3"],
         ["client", "--keepalive", "60"],
+        ["client", "--crypt", "aes-256"],  # kcptun would fall back to aes
+        ["server", "--crypt", ""],
+        ["client", "--ratelimit", "-1"],
+        ["client", "--ratelimit", "lots"],
+        ["client", "--ratelimit", str(1 << 32)],
+        ["server", "--closewait", "-1"],
+        ["server", "--closewait", "1.5"],
+        ["client", "--QPP", "--QPPCount", "0"],
+        ["client", "--QPP", "--QPPCount", "70000"],
+        ["client", "--qpp"],  # Go's flags are case-sensitive
+        ["client", "--framesize", "65536"],
+        ["client", "--mtu", "52"],  # aes + FEC headers + 25 is 53
+        ["server", "--crypt", "aes-128-gcm", "--mtu", "60"],
+        ["client", "-r", "vps:29900-29910"],
         ["client", "--tcp"],
         ["client", "-l", "no-port"],
         ["client", "-c", "/nonexistent/kcptun.json"],
@@ -135,12 +165,62 @@ def test_bad_flags_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -
     assert "error" in err and len(err.strip()) > 10
 
 
+def test_unknown_crypt_message_lists_the_names(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["client", "--crypt", "aes256"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown crypt 'aes256'" in err
+    assert "aes, aes-128, aes-128-gcm, aes-192, salsa20" in err and "none, null" in err
+
+
+def test_small_mtu_message_gives_the_range(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["server", "--crypt", "aes-128-gcm", "--ds", "0", "--mtu", "40"]) == 2
+    assert "mtu must be an integer in [53, 1500], got 40" in capsys.readouterr().err
+
+
 def test_help_and_version_exit_0(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["client", "--help"]) == 0
     out = capsys.readouterr().out
     assert "--remoteaddr" in out and "--autoexpire" in out and "--nodelay" not in out
+    for flag in ("--QPP", "--QPPCount", "--ratelimit", "--closewait", "--framesize"):
+        assert flag in out, flag
+    assert "(default: 2)" in out and "aes-128-gcm" in out
     assert main(["server", "-v"]) == 0
-    assert "kcptun 20210922" in capsys.readouterr().out
+    assert "kcptun 20251205" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv", [["tunnel", "--help"], ["tunnel", "client", "--help"], ["tunnel", "server", "--help"]]
+)
+def test_pykcp_tunnel_help_lists_every_flag_with_its_default(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pykcp.tools.cli import main as pykcp_main
+    from pykcp.tunnel.cli import _options
+
+    with pytest.raises(SystemExit) as exc_info:
+        pykcp_main(argv)
+    assert exc_info.value.code == 0
+    out = capsys.readouterr().out
+    kind = argv[1] if len(argv) > 2 else None
+    for side in ("client", "server"):
+        if kind not in (None, side):
+            continue
+        defaults: Any = ClientConfig() if side == "client" else ServerConfig()
+        for names, dest, kind_type, help_text in _options(side):
+            if kind is not None and help_text is None:
+                assert names[0] not in out  # hidden, as in kcptun
+                continue
+            assert names[0] in out, names
+            if kind_type is not bool and dest != "c":
+                assert (
+                    repr(getattr(defaults, dest)) in out or str(getattr(defaults, dest)) in out
+                ), dest
+    if kind is None:
+        table = out[out.index("Flags and defaults") :]
+        assert re.search(r"--closewait\s+0\s+30\n", table)
+        assert re.search(r"--smuxver\s+2\s+2\n", table)
+        assert re.search(r"--QPPCount\s+61\s+61\n", table)
+        assert "--smuxver 1" in table
 
 
 def test_add_subcommands_plugs_into_another_parser() -> None:
@@ -239,9 +319,7 @@ def test_processes_tunnel_then_exit_0_on_signal(echo_port: int, signum: int) -> 
     client: _Process | None = None
     try:
         udp_port = server.wait_line(r"listening on: 127\.0\.0\.1:(\d+)").group(1)
-        client = _Process(
-            "client", "-l", "127.0.0.1:0", "-r", f"127.0.0.1:{udp_port}", "--smuxver", "1"
-        )
+        client = _Process("client", "-l", "127.0.0.1:0", "-r", f"127.0.0.1:{udp_port}")
         tcp_port = int(client.wait_line(r"listening on: 127\.0\.0\.1:(\d+)").group(1))
         data = os.urandom(300_000)
         assert _echo_through(tcp_port, data) == data
@@ -287,3 +365,24 @@ def test_process_cannot_bind_exits_1() -> None:
             assert process.proc.wait(20) == 1
         finally:
             process.kill()
+
+
+def test_readme_lists_every_flag_with_its_default() -> None:
+    from pykcp.tunnel.cli import _options
+
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index("## The kcptun-compatible tunnel") :]
+    rows = [line.split("|")[1:-1] for line in table.splitlines() if line.startswith("| `")]
+    for column, config in ((1, ClientConfig()), (2, ServerConfig())):
+        side = "client" if column == 1 else "server"
+        for names, dest, kind_type, _ in _options(side):
+            (cells,) = [c for c in rows if f"`{names[0]}`" in c[0]]
+            flags = re.findall(r"`([^`]+)`", cells[0])
+            cell = cells[column].strip()
+            values = [v.strip(" `") for v in (cells[1] if cell == "same" else cell).split(",")]
+            shown = values[0] if len(values) == 1 else values[flags.index(names[0])]
+            if dest == "c":
+                continue
+            value = getattr(config, dest)
+            expected = "off" if kind_type is bool else (str(value) if value != "" else "empty")
+            assert shown == expected, (side, names, shown, expected)

@@ -130,6 +130,13 @@ def _add_session_flags(parser: argparse.ArgumentParser) -> None:
         "--mtu", type=_positive, default=1350, help="largest UDP payload in bytes (1350)"
     )
     group.add_argument(
+        "--ratelimit",
+        type=_non_negative,
+        default=0,
+        help="most bytes per second a session sends, all headers included (kcptun's "
+        "--ratelimit, kcp-go's SetRateLimit); 0 = no limit (default 0)",
+    )
+    group.add_argument(
         "--acknodelay", action="store_true", help="send ACKs at once instead of per flush"
     )
     group.add_argument(
@@ -166,6 +173,7 @@ def config_from_args(args: argparse.Namespace, **extra: Any) -> Config:
         mtu=args.mtu,
         stream=True,  # kcptun runs every session in stream mode
         ack_nodelay=args.acknodelay,
+        rate_limit=args.ratelimit,
         dscp=args.dscp or None,
         read_buffer=args.sockbuf,
         write_buffer=args.sockbuf,
@@ -425,6 +433,8 @@ def build_parser() -> argparse.ArgumentParser:
         "tunnel",
         help="kcptun-compatible tunnel: 'tunnel client' / 'tunnel server'",
         description="kcptun-compatible TCP tunnel over KCP (with SMUX).",
+        epilog=tunnel_cli.flag_table(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     tunnel_sub = tunnel.add_subparsers(dest="tunnel_command", metavar="KIND")
     tunnel_sub.required = True

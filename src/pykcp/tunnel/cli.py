@@ -1,9 +1,10 @@
 """Command line of the tunnel: ``pykcp tunnel client|server`` / ``python -m pykcp.tunnel``.
 
-Flags, defaults and the ``-c`` JSON file behave as in kcptun 20210922 (``kcptun-client`` /
-``kcptun-server``), including Go's single-dash spelling of long flags (``-mode fast``) and the
-hidden manual-mode flags. Exit status: 0 after SIGINT/SIGTERM, 2 for bad flags or settings,
-1 when the tunnel cannot start (address in use...).
+Flags, defaults and the ``-c`` JSON file behave as in today's kcptun (``kcptun-client`` /
+``kcptun-server`` v20251205 and later), including Go's single-dash spelling of long flags
+(``-mode fast``) and the hidden manual-mode flags; docs/tunnel.md lists where pykcp differs and
+how to talk to kcptun 20210922 (``--smuxver 1``). Exit status: 0 after SIGINT/SIGTERM, 2 for
+bad flags or settings, 1 when the tunnel cannot start (address in use...).
 """
 
 from __future__ import annotations
@@ -20,33 +21,57 @@ from typing import Any
 from pykcp.core.errors import ConfigError
 from pykcp.tunnel.client import TunnelClient
 from pykcp.tunnel.common import configure_logging, snmp_struct_text
-from pykcp.tunnel.config import DEFAULT_KEY, ClientConfig, ServerConfig, env_key
+from pykcp.tunnel.config import (
+    DEFAULT_KEY,
+    KCPTUN_CIPHERS,
+    ClientConfig,
+    ServerConfig,
+    env_key,
+)
 from pykcp.tunnel.server import TunnelServer
 
-__all__ = ["add_subcommands", "build_config", "main", "parse_config", "run"]
+__all__ = ["add_subcommands", "build_config", "flag_table", "main", "parse_config", "run"]
 
 logger = logging.getLogger("pykcp.tunnel")
 
-KCPTUN_VERSION = "20210922"
-_CIPHER_HELP = (
-    "aes, aes-128, aes-192, salsa20, blowfish, twofish, cast5, 3des, tea, xtea, xor, sm4, none"
-)
+KCPTUN_VERSION = "20251205"
+"""The kcptun release whose flags and defaults these are (today's kcptun; the JSON keys and
+the wire are the same in its later 2025 releases)."""
+_CIPHER_HELP = ", ".join(KCPTUN_CIPHERS)
 
 # (flag names, dest, type, help or None for kcptun's hidden flags); defaults come from the
-# config dataclasses so the two cannot drift apart.
+# config dataclasses so the two cannot drift apart. The order is today's kcptun --help.
 _Option = tuple[tuple[str, ...], str, type, str | None]
 
 _CLIENT_FIRST: list[_Option] = [
     (("--localaddr", "-l"), "localaddr", str, "local listen address"),
     (("--remoteaddr", "-r"), "remoteaddr", str, "kcp server address"),
+    (("--key",), "key", str, "pre-shared secret between client and server [$KCPTUN_KEY]"),
+    (("--crypt",), "crypt", str, _CIPHER_HELP),
+    (("--mode",), "mode", str, "profiles: fast3, fast2, fast, normal, manual"),
 ]
 _SERVER_FIRST: list[_Option] = [
     (("--listen", "-l"), "listen", str, "kcp server listen address"),
     (("--target", "-t"), "target", str, "target server address, or path/to/unix_socket"),
-]
-_COMMON_CRYPTO: list[_Option] = [
     (("--key",), "key", str, "pre-shared secret between client and server [$KCPTUN_KEY]"),
     (("--crypt",), "crypt", str, _CIPHER_HELP),
+]
+_QPP: list[_Option] = [
+    (
+        ("--QPP",),
+        "qpp",
+        bool,
+        "enable Quantum Permutation Pads (QPP) on every stream, seeded from --key",
+    ),
+    (
+        ("--QPPCount",),
+        "qppcount",
+        int,
+        "the prime number of pads to use for QPP: the more pads, the more secure the "
+        "encryption; each pad takes 256 bytes",
+    ),
+]
+_SERVER_MODE: list[_Option] = [
     (("--mode",), "mode", str, "profiles: fast3, fast2, fast, normal, manual"),
 ]
 _CLIENT_CONN: list[_Option] = [
@@ -65,7 +90,20 @@ _CLIENT_CONN: list[_Option] = [
     ),
 ]
 _COMMON_REST: list[_Option] = [
-    (("--mtu",), "mtu", int, "set maximum transmission unit for UDP packets"),
+    (
+        ("--mtu",),
+        "mtu",
+        int,
+        "set maximum transmission unit for UDP packets (at least the cipher's and FEC's "
+        "headers + 25)",
+    ),
+    (
+        ("--ratelimit",),
+        "ratelimit",
+        int,
+        "set maximum outgoing speed (in bytes per second, all headers included) for a single "
+        "KCP connection, 0 to disable",
+    ),
     (("--sndwnd",), "sndwnd", int, "set send window size(num of packets)"),
     (("--rcvwnd",), "rcvwnd", int, "set receive window size(num of packets)"),
     (("--datashard", "--ds"), "datashard", int, "set reed-solomon erasure coding - datashard"),
@@ -83,10 +121,24 @@ _COMMON_REST: list[_Option] = [
     (("--resend",), "resend", int, None),
     (("--nc",), "nc", int, None),
     (("--sockbuf",), "sockbuf", int, "per-socket buffer in bytes"),
-    (("--smuxver",), "smuxver", int, "specify smux version, available 1,2"),
+    (
+        ("--smuxver",),
+        "smuxver",
+        int,
+        "specify smux version, available 1,2; both ends must agree (kcptun v20251118 and "
+        "older, Debian's 20210922 included, use 1)",
+    ),
     (("--smuxbuf",), "smuxbuf", int, "the overall de-mux buffer in bytes"),
+    (("--framesize",), "framesize", int, "smux max frame size"),
     (("--streambuf",), "streambuf", int, "per stream receive buffer in bytes, smux v2+"),
     (("--keepalive",), "keepalive", int, "seconds between heartbeats"),
+    (
+        ("--closewait",),
+        "closewait",
+        int,
+        "the seconds to wait before tearing down a connection: once one direction of a "
+        "tunnelled connection has ended, the other end is told only this much later",
+    ),
     (
         ("--snmplog",),
         "snmplog",
@@ -95,7 +147,7 @@ _COMMON_REST: list[_Option] = [
     ),
     (("--snmpperiod",), "snmpperiod", int, "snmp collect period, in seconds"),
 ]
-_SERVER_ONLY: list[_Option] = [
+_PPROF: list[_Option] = [
     (("--pprof",), "pprof", bool, "accepted for compatibility; pykcp has no profiling server"),
 ]
 _COMMON_TAIL: list[_Option] = [
@@ -113,8 +165,42 @@ _COMMON_TAIL: list[_Option] = [
 
 def _options(kind: str) -> list[_Option]:
     if kind == "client":
-        return _CLIENT_FIRST + _COMMON_CRYPTO + _CLIENT_CONN + _COMMON_REST + _COMMON_TAIL
-    return _SERVER_FIRST + _COMMON_CRYPTO + _COMMON_REST + _SERVER_ONLY + _COMMON_TAIL
+        return _CLIENT_FIRST + _QPP + _CLIENT_CONN + _COMMON_REST + _COMMON_TAIL + _PPROF
+    return _SERVER_FIRST + _QPP + _SERVER_MODE + _COMMON_REST + _PPROF + _COMMON_TAIL
+
+
+def flag_table() -> str:
+    """Every flag of both sides with today's kcptun defaults (``pykcp tunnel --help``)."""
+    client: Any = ClientConfig()
+    server: Any = ServerConfig()
+
+    def shown(config: Any, dest: str, kind_type: type) -> str:
+        if not hasattr(config, dest):
+            return "-"
+        if kind_type is bool:
+            return "off"
+        value = getattr(config, dest)
+        return repr(value) if isinstance(value, str) else str(value)
+
+    rows = [("flag", "client", "server")]
+    seen: set[str] = set()
+    for names, dest, kind_type, help_text in _options("client") + _options("server"):
+        if dest in seen or dest == "c":
+            continue
+        seen.add(dest)
+        flag = ", ".join(names) + (" (hidden)" if help_text is None else "")
+        rows.append((flag, shown(client, dest, kind_type), shown(server, dest, kind_type)))
+    width = [max(len(row[i]) for row in rows) for i in range(2)]
+    lines = [f"  {a:<{width[0]}}  {b:<{width[1]}}  {c}" for a, b, c in rows]
+    return "\n".join(
+        [
+            f"Flags and defaults (kcptun {KCPTUN_VERSION}; -c FILE reads kcptun's JSON keys):",
+            *lines,
+            "",
+            "Talking to kcptun v20251118 or older (Debian's 20210922): add --smuxver 1.",
+            "Differences from kcptun: docs/tunnel.md.",
+        ]
+    )
 
 
 def _populate(parser: argparse.ArgumentParser, kind: str) -> None:
@@ -267,6 +353,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m pykcp.tunnel",
         description="kcptun-compatible tunnel over pykcp (client or server)",
+        epilog=flag_table(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False,
     )
     subparsers = parser.add_subparsers(dest="command", metavar="{client,server}", required=True)

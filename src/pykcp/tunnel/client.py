@@ -17,15 +17,18 @@ from dataclasses import dataclass
 from pykcp import smux
 from pykcp.aio import dial
 from pykcp.core.config import Config
-from pykcp.core.crypt import AEADCrypt, BlockCrypt
 from pykcp.tunnel.common import (
     TaskOwner,
+    build_crypto,
     format_address,
+    log_settings,
     open_mux,
     pipe,
+    qpp_transforms,
     snmp_logger,
 )
 from pykcp.tunnel.config import ClientConfig, parse_address
+from pykcp.tunnel.qpp import QuantumPermutationPad
 
 __all__ = ["TunnelClient"]
 
@@ -51,8 +54,8 @@ class TunnelClient(TaskOwner):
         super().__init__()
         config.validate()
         self.config = config
-        self._crypt: BlockCrypt | AEADCrypt | None = None
         self._kcp_config: Config | None = None
+        self._qpp: QuantumPermutationPad | None = None
         self._smux_config = config.smux_config()
         self._server: asyncio.Server | None = None
         self._slots: list[_TimedSession | None] = [None] * config.conn
@@ -75,18 +78,15 @@ class TunnelClient(TaskOwner):
         return [slot.session for slot in self._slots if slot is not None]
 
     async def start(self) -> None:
-        """Derive the key and start listening (sessions are made on the first connections)."""
+        """Derive the key (and the QPP pads) and start listening (sessions are made on the
+        first connections)."""
         config = self.config
         loop = asyncio.get_running_loop()
-        self._crypt = await loop.run_in_executor(None, config.make_crypt)
-        self._kcp_config = config.kcp_config(self._crypt)
+        self._kcp_config, self._qpp = await loop.run_in_executor(None, build_crypto, config)
         host, port = parse_address(config.localaddr)
         self._server = await asyncio.start_server(self._on_connection, host, port)
         logger.info("listening on: %s", format_address(self.local_address))
-        if config.cipher != config.crypt:
-            logger.info("unknown cipher %r: using aes, as kcptun does", config.crypt)
-        for name, value in config.describe():
-            logger.info("%s: %s", name, value)
+        log_settings(config)
         self._spawn(snmp_logger(config.snmplog, config.snmpperiod))
         if config.autoexpire > 0:
             self._spawn(self._scavenger())
@@ -192,8 +192,17 @@ class TunnelClient(TaskOwner):
         )
         if not quiet:
             logger.info("stream opened in: %s out: %s", peer, out)
+        encrypt, decrypt = qpp_transforms(self._qpp)
         try:
-            await pipe(reader, writer, stream_reader, stream_writer)
+            await pipe(
+                reader,
+                writer,
+                stream_reader,
+                stream_writer,
+                close_wait=self.config.closewait,
+                a_to_b=encrypt,
+                b_to_a=decrypt,
+            )
         finally:
             if not quiet:
                 logger.info("stream closed in: %s out: %s", peer, out)

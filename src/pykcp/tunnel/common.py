@@ -10,14 +10,16 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Self
 
 from pykcp import smux
 from pykcp.aio import KCPSession
+from pykcp.core.config import Config
 from pykcp.core.errors import KCPError
 from pykcp.core.snmp import DEFAULT_SNMP, FIELDS_5_6_1
 from pykcp.tunnel.compress import SnappyProtocol
+from pykcp.tunnel.qpp import QPPPort, QuantumPermutationPad, qpp_warnings
 
 if TYPE_CHECKING:
     from pykcp.tunnel.config import ClientConfig, ServerConfig
@@ -25,12 +27,16 @@ if TYPE_CHECKING:
 __all__ = [
     "SNMP_FIELDS",
     "TaskOwner",
+    "Transform",
+    "build_crypto",
     "configure_logging",
     "format_address",
     "go_time_format",
     "kcp_stream",
+    "log_settings",
     "open_mux",
     "pipe",
+    "qpp_transforms",
     "snmp_file_name",
     "snmp_logger",
     "snmp_struct_text",
@@ -83,7 +89,46 @@ class TaskOwner:
         return task
 
 
+# -- crypto -----------------------------------------------------------------------------------
+
+
+def build_crypto(
+    config: ClientConfig | ServerConfig,
+) -> tuple[Config, QuantumPermutationPad | None]:
+    """The session :class:`Config` with its cipher already derived, and the QPP pads when
+    ``--QPP`` is on: the slow part of starting (PBKDF2, pad shuffles), for an executor."""
+    kcp_config = config.kcp_config()
+    kcp_config.make_crypt()
+    pads = QuantumPermutationPad(config.key.encode(), config.qppcount) if config.qpp else None
+    return kcp_config, pads
+
+
+def qpp_transforms(
+    pads: QuantumPermutationPad | None,
+) -> tuple[Transform | None, Transform | None]:
+    """(encrypt, decrypt) of a new stream's QPP port, or (None, None) without QPP."""
+    if pads is None:
+        return None, None
+    port = QPPPort(pads)
+    return port.encrypt, port.decrypt
+
+
+def log_settings(config: ClientConfig | ServerConfig) -> None:
+    """kcptun's start-up lines: every setting, then its warnings about weak QPP settings."""
+    for name, value in config.describe():
+        logger.info("%s: %s", name, value)
+    if config.pprof:
+        logger.info("pprof: not available in pykcp (ignored)")
+    if config.qpp:
+        for warning in qpp_warnings(config.qppcount, config.key):
+            logger.warning("%s", warning)
+
+
 # -- piping ---------------------------------------------------------------------------------
+
+
+Transform = Callable[[bytes], bytes]
+"""A byte-stream transform applied to one direction of a pipe (QPP's encrypt or decrypt)."""
 
 
 async def pipe(
@@ -91,39 +136,53 @@ async def pipe(
     writer_a: asyncio.StreamWriter,
     reader_b: asyncio.StreamReader,
     writer_b: asyncio.StreamWriter,
+    *,
+    close_wait: float = 0.0,
+    a_to_b: Transform | None = None,
+    b_to_a: Transform | None = None,
 ) -> None:
-    """Copy both ways until either direction ends, then close both ends (kcptun's
-    ``handleClient``: no half-close; whatever is still travelling the other way is dropped).
+    """Copy both ways until both directions are over, then close both ends (today's kcptun
+    ``std.Pipe``).
+
+    A direction whose source ends (EOF or an error) waits *close_wait* seconds (kcptun's
+    ``--closewait``), then stops writing to its destination: a TCP or Unix connection is
+    half-closed, an smux stream is closed, as kcptun does (xtaci/smux streams have no
+    half-close, so kcptun's ``Pipe`` falls back to ``Close``, which also ends the other
+    direction). *a_to_b* / *b_to_a* transform the bytes of one direction (QPP).
 
     Closing flushes what was already written; a peer that does not take it within
     :data:`CLOSE_TIMEOUT` seconds gets its connection aborted.
     """
     writers = (writer_a, writer_b)
 
-    async def copy(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(*_PIPE_ERRORS):
-            while data := await src.read(COPY_BUFFER):
-                dst.write(data)
-                await dst.drain()
+    async def copy(
+        src: asyncio.StreamReader, dst: asyncio.StreamWriter, transform: Transform | None
+    ) -> None:
+        try:
+            with contextlib.suppress(*_PIPE_ERRORS):
+                while data := await src.read(COPY_BUFFER):
+                    dst.write(data if transform is None else transform(data))
+                    await dst.drain()
+            if close_wait > 0:
+                await asyncio.sleep(close_wait)
+        finally:
+            # Also after an unexpected error, so that the other direction ends as well.
+            _end_writing(dst)
 
     tasks = [
-        asyncio.ensure_future(copy(reader_a, writer_b)),
-        asyncio.ensure_future(copy(reader_b, writer_a)),
+        asyncio.ensure_future(copy(reader_a, writer_b, a_to_b)),
+        asyncio.ensure_future(copy(reader_b, writer_a, b_to_a)),
     ]
     try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.gather(*tasks, return_exceptions=True)
     except asyncio.CancelledError:
         for task in tasks:
             task.cancel()
         _abort(writers)
         raise
-    # Like Go closing both conns: the other direction stops reading at once.
-    for task in tasks:
-        task.cancel()
     for writer in writers:
         with contextlib.suppress(Exception):
             writer.close()
-    await asyncio.gather(*tasks, return_exceptions=True)
     closing = asyncio.gather(*(w.wait_closed() for w in writers), return_exceptions=True)
     try:
         await asyncio.wait_for(closing, CLOSE_TIMEOUT)
@@ -132,6 +191,14 @@ async def pipe(
     except asyncio.CancelledError:
         _abort(writers)
         raise
+
+
+def _end_writing(writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(Exception):
+        if writer.get_extra_info("stream_id") is None and writer.can_write_eof():
+            writer.write_eof()
+        else:
+            writer.close()
 
 
 def _abort(writers: tuple[asyncio.StreamWriter, ...]) -> None:

@@ -1,10 +1,16 @@
-"""kcptun 20210922's settings: flag defaults, JSON config keys and how they combine.
+"""Today's kcptun settings (its 2025 releases): flag defaults, JSON config keys and how they
+combine.
 
-Field names are kcptun's JSON keys, so ``-c config.json`` maps one to one. As in kcptun, the
-JSON file is applied after the command line and overrides it (keys match case-insensitively,
-unknown keys are ignored, ``null`` leaves a value alone), and ``mode`` is applied last: any
-mode other than normal/fast/fast2/fast3 (kcptun documents "manual") keeps the ``nodelay``,
-``interval``, ``resend`` and ``nc`` values.
+Field names are kcptun's JSON keys, so ``-c config.json`` maps one to one (one exception:
+``qppcount`` is read from kcptun's key ``qpp-count``). As in kcptun, the JSON file is applied
+after the command line and overrides it (keys match case-insensitively, unknown keys are
+ignored, ``null`` leaves a value alone), and ``mode`` is applied last: any mode other than
+normal/fast/fast2/fast3 (kcptun documents "manual") keeps the ``nodelay``, ``interval``,
+``resend`` and ``nc`` values.
+
+Where kcptun quietly works around a bad value, pykcp refuses it with a ConfigError: an unknown
+``crypt`` (kcptun falls back to AES), a negative ``ratelimit`` (kcptun uses 0), a ``QPPCount``
+outside a u16. docs/tunnel.md lists every difference from kcptun 20210922 and today's kcptun.
 """
 
 from __future__ import annotations
@@ -17,9 +23,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from pykcp.core.config import PRESETS, Config, kcptun_fec
-from pykcp.core.crypt import AEADCrypt, BlockCrypt, derive_key, new_crypt
+from pykcp.core.crypt import CIPHER_NAMES, AEADCrypt, BlockCrypt, derive_key, new_crypt
 from pykcp.core.errors import ConfigError
 from pykcp.smux import SmuxConfig
+from pykcp.tunnel.qpp import DEFAULT_PAD_COUNT, qpp_warnings
 
 __all__ = [
     "KCPTUN_CIPHERS",
@@ -38,6 +45,7 @@ MAX_SMUX_VERSION = 2
 KCPTUN_CIPHERS = (
     "aes",
     "aes-128",
+    "aes-128-gcm",
     "aes-192",
     "salsa20",
     "blowfish",
@@ -49,15 +57,25 @@ KCPTUN_CIPHERS = (
     "xor",
     "sm4",
     "none",
+    "null",
 )
-"""The names kcptun 20210922 knows; it silently uses "aes" for any other."""
+"""Today's kcptun cipher names, in the order its ``--help`` lists them. ``aes-128-gcm`` is the
+AEAD mode (AES-GCM keyed with the first 16 bytes of the PBKDF2 output, protocol.md §2.5);
+``null`` is no crypto layer at all. kcptun 20210922 knew neither and used AES for both."""
+assert set(KCPTUN_CIPHERS) == set(CIPHER_NAMES), "pykcp.core.crypt and kcptun disagree"
 
 DEFAULT_KEY = "it's a secrect"  # sic: kcptun's default, spelling included
+MAX_RATE_LIMIT = 0xFFFFFFFF  # kcptun hands --ratelimit to SetRateLimit as a u32
+# JSON keys that are not the field name (Go's encoding/json tag of kcptun's Config).
+_JSON_KEYS = {"qppcount": "qpp-count"}
 
 
 def kcptun_cipher(name: str) -> str:
-    """The cipher kcptun really uses for *name* (unknown names fall back to "aes")."""
-    return name if name in KCPTUN_CIPHERS else "aes"
+    """*name* if it is one of today's kcptun cipher names; ConfigError listing them otherwise
+    (kcptun itself falls back to AES, which hides a typo until nothing connects)."""
+    if not isinstance(name, str) or name not in KCPTUN_CIPHERS:
+        raise ConfigError(f"unknown crypt {name!r}; valid names: {', '.join(KCPTUN_CIPHERS)}")
+    return name
 
 
 def split_host_port(address: str) -> tuple[str, str]:
@@ -80,6 +98,12 @@ def split_host_port(address: str) -> tuple[str, str]:
 def parse_address(address: str) -> tuple[str | None, int]:
     """``(host or None for all interfaces, port)`` of a ``host:port`` to listen on or dial."""
     host, port = split_host_port(address)
+    low, dash, high = port.partition("-")
+    if dash and low.isdigit() and high.isdigit():
+        raise ConfigError(
+            f"address {address}: port ranges (today's kcptun's IP:minport-maxport) are not"
+            " supported by pykcp"
+        )
     if not port.isdigit() or int(port) > 65535:
         raise ConfigError(f"address {address}: invalid port {port!r}")
     return host or None, int(port)
@@ -93,6 +117,7 @@ class _Common:
     crypt: str = "aes"
     mode: str = "fast"
     mtu: int = 1350
+    ratelimit: int = 0
     sndwnd: int = 0  # per side, see the subclasses
     rcvwnd: int = 0
     datashard: int = 10
@@ -105,15 +130,20 @@ class _Common:
     resend: int = 0
     nc: int = 0
     sockbuf: int = 4194304
-    smuxver: int = 1
+    smuxver: int = 2  # 1 up to kcptun v20251118; a mismatch leaves the streams dead
     smuxbuf: int = 4194304
+    framesize: int = 8192
     streambuf: int = 2097152
     keepalive: int = 10
+    closewait: int = 0  # per side, see the subclasses
     log: str = ""
     snmplog: str = ""
     snmpperiod: int = 60
     quiet: bool = False
     tcp: bool = False
+    pprof: bool = False
+    qpp: bool = False
+    qppcount: int = DEFAULT_PAD_COUNT
 
     # -- building -----------------------------------------------------------------------------
 
@@ -135,7 +165,7 @@ class _Common:
         """Apply a decoded JSON object the way Go's encoding/json fills kcptun's struct."""
         if not isinstance(data, dict):
             raise ConfigError(f"{source}: expected a JSON object")
-        fields = {f.name.lower(): f for f in dataclasses.fields(self)}
+        fields = {_JSON_KEYS.get(f.name, f.name).lower(): f for f in dataclasses.fields(self)}
         for raw_key, value in data.items():
             field = fields.get(str(raw_key).lower())
             if field is None or value is None:
@@ -150,7 +180,7 @@ class _Common:
             )
             if not ok:
                 raise ConfigError(
-                    f"{source}: {field.name!r} must be a JSON "
+                    f"{source}: {_JSON_KEYS.get(field.name, field.name)!r} must be a JSON "
                     f"{ {'bool': 'boolean', 'int': 'integer', 'str': 'string'}[expected] },"
                     f" got {json.dumps(value)}"
                 )
@@ -164,30 +194,44 @@ class _Common:
 
     @property
     def cipher(self) -> str:
-        """The cipher in effect (kcptun's fallback to aes applied)."""
+        """The cipher name, checked (ConfigError for a name kcptun does not know)."""
         return kcptun_cipher(self.crypt)
 
     def validate(self) -> None:
-        """Reject what kcptun would crash on or pykcp cannot do (ConfigError)."""
+        """Reject what kcptun would crash on, silently misread, or pykcp cannot do
+        (ConfigError naming the setting)."""
         if self.tcp:
             raise ConfigError("--tcp (TCP emulation with tcpraw) is not supported by pykcp")
         if self.smuxver > MAX_SMUX_VERSION or self.smuxver < 1:
             raise ConfigError(f"unsupported smux version: {self.smuxver}")
         if self.snmpperiod < 0:
             raise ConfigError(f"snmpperiod must not be negative, got {self.snmpperiod}")
+        if not 0 <= self.ratelimit <= MAX_RATE_LIMIT:
+            raise ConfigError(
+                f"ratelimit must be in [0, {MAX_RATE_LIMIT}] bytes per second (0: no limit),"
+                f" got {self.ratelimit}"
+            )
+        if self.closewait < 0:
+            raise ConfigError(f"closewait must not be negative, got {self.closewait}")
+        if self.qpp:
+            qpp_warnings(self.qppcount, self.key)
+        kcptun_cipher(self.crypt)
         self.smux_config().verify()
-        self.kcp_config(crypt=None)
+        # pykcp.Config checks the MTU against this cipher's and FEC's headers.
+        self.kcp_config()
 
     def make_crypt(self) -> BlockCrypt | AEADCrypt | None:
-        """kcptun's block cipher: PBKDF2 of the key, truncated per cipher."""
+        """kcptun's packet cipher: PBKDF2 of the key, truncated per cipher (None for null)."""
         return new_crypt(self.cipher, derive_key(self.key))
 
-    def kcp_config(self, crypt: BlockCrypt | AEADCrypt | None = None) -> Config:
-        """Session options as kcptun sets them (stream mode, no write delay, its timing)."""
+    def kcp_config(self) -> Config:
+        """Session options as kcptun sets them (stream mode, no write delay, its timing, its
+        rate limit). The cipher is derived from the key by the Config on first use, once."""
         nodelay, interval, resend, nc = self.timing()
         data_shards, parity_shards = kcptun_fec(self.datashard, self.parityshard)
         return Config(
-            crypt=crypt,
+            crypt=self.cipher,
+            key=self.key,
             data_shards=data_shards,
             parity_shards=parity_shards,
             nodelay=nodelay,
@@ -200,17 +244,19 @@ class _Common:
             stream=True,
             write_delay=False,
             ack_nodelay=self.acknodelay,
+            rate_limit=self.ratelimit,
             dscp=self.dscp or None,
             read_buffer=self.sockbuf,
             write_buffer=self.sockbuf,
         )
 
     def smux_config(self) -> SmuxConfig:
-        """smux.DefaultConfig() with kcptun's four overrides."""
+        """smux.DefaultConfig() with kcptun's five overrides."""
         return SmuxConfig(
             version=self.smuxver,
             max_receive_buffer=self.smuxbuf,
             max_stream_buffer=self.streambuf,
+            max_frame_size=self.framesize,
             keep_alive_interval=float(self.keepalive),
         )
 
@@ -219,26 +265,32 @@ class _Common:
         return [
             ("smux version", self.smuxver),
             ("encryption", self.cipher),
+            ("QPP", str(self.qpp).lower()),
+            ("QPP Count", self.qppcount),
             ("nodelay parameters", " ".join(map(str, self.timing()))),
             ("sndwnd", f"{self.sndwnd} rcvwnd: {self.rcvwnd}"),
             ("compression", str(not self.nocomp).lower()),
             ("mtu", self.mtu),
+            ("ratelimit", self.ratelimit),
             ("datashard", f"{self.datashard} parityshard: {self.parityshard}"),
             ("acknodelay", str(self.acknodelay).lower()),
             ("dscp", self.dscp),
             ("sockbuf", self.sockbuf),
             ("smuxbuf", self.smuxbuf),
+            ("framesize", self.framesize),
             ("streambuf", self.streambuf),
             ("keepalive", self.keepalive),
+            ("closewait", self.closewait),
             ("snmplog", self.snmplog),
             ("snmpperiod", self.snmpperiod),
             ("quiet", str(self.quiet).lower()),
+            ("pprof", str(self.pprof).lower()),
         ]
 
 
 @dataclass
 class ClientConfig(_Common):
-    """``kcptun-client`` settings (defaults as in kcptun 20210922)."""
+    """``kcptun-client`` settings (defaults as in today's kcptun)."""
 
     localaddr: str = ":12948"
     remoteaddr: str = "vps:29900"
@@ -268,13 +320,13 @@ class ClientConfig(_Common):
 
 @dataclass
 class ServerConfig(_Common):
-    """``kcptun-server`` settings (defaults as in kcptun 20210922)."""
+    """``kcptun-server`` settings (defaults as in today's kcptun)."""
 
     listen: str = ":29900"
     target: str = "127.0.0.1:12948"
     sndwnd: int = 1024
     rcvwnd: int = 1024
-    pprof: bool = False
+    closewait: int = 30
 
     def validate(self) -> None:
         super().validate()
@@ -292,7 +344,6 @@ class ServerConfig(_Common):
     def describe(self) -> list[tuple[str, object]]:
         items = super().describe()
         items.insert(1, ("target", self.target))
-        items.append(("pprof", str(self.pprof).lower()))
         return items
 
 

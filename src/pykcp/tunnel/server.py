@@ -9,8 +9,18 @@ import logging
 
 from pykcp import smux
 from pykcp.aio import KCPListener, KCPSession, listen
-from pykcp.tunnel.common import TaskOwner, format_address, open_mux, pipe, snmp_logger
+from pykcp.tunnel.common import (
+    TaskOwner,
+    build_crypto,
+    format_address,
+    log_settings,
+    open_mux,
+    pipe,
+    qpp_transforms,
+    snmp_logger,
+)
 from pykcp.tunnel.config import ServerConfig, parse_address, split_host_port
+from pykcp.tunnel.qpp import QuantumPermutationPad
 
 __all__ = ["TunnelServer"]
 
@@ -27,6 +37,7 @@ class TunnelServer(TaskOwner):
         self.config = config
         self._smux_config = config.smux_config()
         self._listener: KCPListener | None = None
+        self._qpp: QuantumPermutationPad | None = None
         self._sessions: set[smux.MuxSession] = set()
         self._closed = False
 
@@ -38,17 +49,23 @@ class TunnelServer(TaskOwner):
         return address[0], address[1]
 
     @property
+    def listener(self) -> KCPListener:
+        """The KCP listener (its ``stats()`` and ``snmp`` count what it dropped, crypto
+        failures included)."""
+        assert self._listener is not None, "not started"
+        return self._listener
+
+    @property
     def sessions(self) -> frozenset[smux.MuxSession]:
         """The smux sessions currently served."""
         return frozenset(self._sessions)
 
     async def start(self) -> None:
-        """Derive the key and start listening."""
+        """Derive the key (and the QPP pads) and start listening."""
         config = self.config
         loop = asyncio.get_running_loop()
-        crypt = await loop.run_in_executor(None, config.make_crypt)
+        kcp_config, self._qpp = await loop.run_in_executor(None, build_crypto, config)
         host, port = parse_address(config.listen)
-        kcp_config = config.kcp_config(crypt)
         if host is None:
             # Go's ":port" is every address of both families.
             try:
@@ -58,12 +75,7 @@ class TunnelServer(TaskOwner):
         else:
             self._listener = await listen((host, port), kcp_config)
         logger.info("listening on: %s", format_address(self.local_address))
-        if config.cipher != config.crypt:
-            logger.info("unknown cipher %r: using aes, as kcptun does", config.crypt)
-        for name, value in config.describe():
-            logger.info("%s: %s", name, value)
-        if config.pprof:
-            logger.info("pprof: not available in pykcp (ignored)")
+        log_settings(config)
         self._spawn(snmp_logger(config.snmplog, config.snmpperiod))
         self._spawn(self._accept_loop())
 
@@ -101,7 +113,16 @@ class TunnelServer(TaskOwner):
                 try:
                     stream = await session.accept_stream()
                 except (OSError, ConnectionError) as exc:
-                    logger.info("%s", exc)
+                    if isinstance(exc, smux.SmuxProtocolError) and "version" in str(exc):
+                        # Otherwise a version mismatch only looks like a dead tunnel.
+                        logger.warning(
+                            "%s: the client uses another --smuxver (kcptun v20251205 and later: 2, "
+                            "v20251118 and older, Debian's 20210922 included: 1); both ends "
+                            "must use the same",
+                            exc,
+                        )
+                    else:
+                        logger.info("%s", exc)
                     return
                 self._spawn(self._handle_stream(session, *stream))
         finally:
@@ -137,8 +158,17 @@ class TunnelServer(TaskOwner):
         out = format_address(writer.get_extra_info("peername"))
         if not quiet:
             logger.info("stream opened in: %s out: %s", inbound, out)
+        encrypt, decrypt = qpp_transforms(self._qpp)
         try:
-            await pipe(stream_reader, stream_writer, reader, writer)
+            await pipe(
+                stream_reader,
+                stream_writer,
+                reader,
+                writer,
+                close_wait=self.config.closewait,
+                a_to_b=decrypt,
+                b_to_a=encrypt,
+            )
         finally:
             if not quiet:
                 logger.info("stream closed in: %s out: %s", inbound, out)
