@@ -180,8 +180,9 @@ async def _measure_setting(
     stats: dict[str, int] = {"retrans": 0, "recovered": 0, "dropped": 0, "forwarded": 0}
 
     def account(session: KCPSession, relay: LossyRelay) -> None:
-        stats["retrans"] += session.snmp.RetransSegs
-        stats["recovered"] += session.snmp.FECRecovered
+        session_stats = session.stats()
+        stats["retrans"] += session_stats.retransmitted
+        stats["recovered"] += session_stats.fec_recovered
         stats["dropped"] += relay.dropped
         stats["forwarded"] += relay.forwarded
 
