@@ -15,13 +15,17 @@ import logging
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pykcp.core.errors import ConfigError
 from pykcp.tunnel.client import TunnelClient
-from pykcp.tunnel.common import configure_logging, snmp_struct_text
-from pykcp.tunnel.config import DEFAULT_KEY, ClientConfig, ServerConfig, env_key
+from pykcp.tunnel.common import configure_logging, format_address, snmp_struct_text
+from pykcp.tunnel.config import DEFAULT_KEY, ClientConfig, ServerConfig, env_key, parse_address
 from pykcp.tunnel.server import TunnelServer
+
+if TYPE_CHECKING:
+    from pykcp.aio import KCPSession
+    from pykcp.metrics import MetricsServer
 
 __all__ = ["add_subcommands", "build_config", "main", "parse_config", "run"]
 
@@ -161,6 +165,15 @@ def _populate(parser: argparse.ArgumentParser, kind: str) -> None:
                         default=argparse.SUPPRESS,
                         help=argparse.SUPPRESS,
                     )
+    # Not a kcptun flag: pykcp's Prometheus endpoint (pykcp.metrics).
+    for name, shown in (("--metrics", _METRICS_HELP), ("-metrics", argparse.SUPPRESS)):
+        parser.add_argument(
+            name,
+            dest="metrics",
+            default="" if name == "--metrics" else argparse.SUPPRESS,
+            metavar="HOST:PORT",
+            help=shown,
+        )
     parser.add_argument(
         "-v",
         "--version",
@@ -170,6 +183,11 @@ def _populate(parser: argparse.ArgumentParser, kind: str) -> None:
     )
     parser.set_defaults(tunnel_kind=kind)
 
+
+_METRICS_HELP = (
+    "pykcp only: serve Prometheus metrics at http://HOST:PORT/metrics (':PORT' = every "
+    "address; needs pykcp[metrics])"
+)
 
 _DESCRIPTIONS = {
     "client": "kcptun-compatible client (with SMUX): local TCP -> KCP tunnel",
@@ -213,15 +231,45 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"pykcp tunnel {args.tunnel_kind}: error: {exc}", file=sys.stderr)
         return 2
+    metrics: tuple[str | None, int] | None = None
+    if getattr(args, "metrics", ""):
+        try:
+            metrics = parse_address(args.metrics)
+            import pykcp.metrics  # noqa: F401  (an optional extra: fail before starting)
+        except (ConfigError, ImportError) as exc:
+            print(f"pykcp tunnel {args.tunnel_kind}: error: --metrics: {exc}", file=sys.stderr)
+            return 2
     try:
         configure_logging(config.log)
     except OSError as exc:
         print(f"pykcp tunnel: cannot open log file: {exc}", file=sys.stderr)
         return 1
-    return asyncio.run(_serve(config))
+    return asyncio.run(_serve(config, metrics))
 
 
-async def _serve(config: ClientConfig | ServerConfig) -> int:
+def _kcp_sessions(app: TunnelClient) -> list[KCPSession]:
+    sessions = (mux.get_extra_info("kcp_session") for mux in app.sessions)
+    return [session for session in sessions if session is not None and not session.closed]
+
+
+async def _start_metrics(
+    app: TunnelClient | TunnelServer, address: tuple[str | None, int]
+) -> MetricsServer:
+    from pykcp.metrics import serve_metrics
+
+    host, port = address
+    if isinstance(app, TunnelServer):
+        listener = app.listener
+        server = await serve_metrics(host, port, listeners=[] if listener is None else [listener])
+    else:
+        server = await serve_metrics(host, port, sessions=lambda: _kcp_sessions(app))
+    logger.info("metrics on: http://%s/metrics", format_address(server.address))
+    return server
+
+
+async def _serve(
+    config: ClientConfig | ServerConfig, metrics_address: tuple[str | None, int] | None = None
+) -> int:
     app: TunnelClient | TunnelServer
     try:
         app = TunnelClient(config) if isinstance(config, ClientConfig) else TunnelServer(config)
@@ -231,6 +279,7 @@ async def _serve(config: ClientConfig | ServerConfig) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     installed: list[int] = []
+    metrics: MetricsServer | None = None
 
     def on_signal(signum: int) -> None:
         logger.info("%s received, shutting down", signal.Signals(signum).name)
@@ -252,12 +301,16 @@ async def _serve(config: ClientConfig | ServerConfig) -> int:
         logger.info("version: pykcp (kcptun %s compatible)", KCPTUN_VERSION)
         try:
             await app.start()
+            if metrics_address is not None:
+                metrics = await _start_metrics(app, metrics_address)
         except OSError as exc:
             logger.error("%s", exc)
             return 1
         await stop.wait()
         return 0
     finally:
+        if metrics is not None:
+            metrics.close()
         await app.close()
         for signum in installed:
             loop.remove_signal_handler(signum)

@@ -38,6 +38,11 @@ class TunnelServer(TaskOwner):
         return address[0], address[1]
 
     @property
+    def listener(self) -> KCPListener | None:
+        """The KCP listener (None before :meth:`start`); its ``stats()`` sum the sessions."""
+        return self._listener
+
+    @property
     def sessions(self) -> frozenset[smux.MuxSession]:
         """The smux sessions currently served."""
         return frozenset(self._sessions)
