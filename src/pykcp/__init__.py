@@ -38,7 +38,7 @@ from pykcp.core.packet import CryptoCodec
 from pykcp.core.reedsolomon import ReedSolomon
 from pykcp.core.session import Session
 from pykcp.core.snmp import DEFAULT_SNMP, Snmp, SnmpTotals
-from pykcp.core.stats import SessionStats
+from pykcp.core.stats import ListenerStats, SessionStats
 
 if TYPE_CHECKING:
     from pykcp.aio import (
@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from pykcp.smux import MuxSession, SmuxConfig
 
 __version__ = "0.1.0"
+"""The package version: written here only (the package metadata reads it from this line)."""
 
 # Imported on first access (PEP 562), so the package face loads no asyncio.
 _LAZY: dict[str, str] = {
@@ -104,6 +105,7 @@ __all__ = [
     "KCPTimeoutError",
     "KCPTransport",
     "ListenerCore",
+    "ListenerStats",
     "MuxSession",
     "NewSession",
     "OOBReceived",
