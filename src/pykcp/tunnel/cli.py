@@ -15,17 +15,14 @@ import logging
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pykcp.core.errors import ConfigError
+from pykcp.tunnel.cli_metrics import add_metrics_flag, metrics_address, start_metrics
 from pykcp.tunnel.client import TunnelClient
-from pykcp.tunnel.common import configure_logging, format_address, snmp_struct_text
-from pykcp.tunnel.config import DEFAULT_KEY, ClientConfig, ServerConfig, env_key, parse_address
+from pykcp.tunnel.common import configure_logging, snmp_struct_text
+from pykcp.tunnel.config import DEFAULT_KEY, ClientConfig, ServerConfig, env_key
 from pykcp.tunnel.server import TunnelServer
-
-if TYPE_CHECKING:
-    from pykcp.aio import KCPSession
-    from pykcp.metrics import MetricsServer
 
 __all__ = ["add_subcommands", "build_config", "main", "parse_config", "run"]
 
@@ -165,15 +162,7 @@ def _populate(parser: argparse.ArgumentParser, kind: str) -> None:
                         default=argparse.SUPPRESS,
                         help=argparse.SUPPRESS,
                     )
-    # Not a kcptun flag: pykcp's Prometheus endpoint (pykcp.metrics).
-    for name, shown in (("--metrics", _METRICS_HELP), ("-metrics", argparse.SUPPRESS)):
-        parser.add_argument(
-            name,
-            dest="metrics",
-            default="" if name == "--metrics" else argparse.SUPPRESS,
-            metavar="HOST:PORT",
-            help=shown,
-        )
+    add_metrics_flag(parser)
     parser.add_argument(
         "-v",
         "--version",
@@ -183,11 +172,6 @@ def _populate(parser: argparse.ArgumentParser, kind: str) -> None:
     )
     parser.set_defaults(tunnel_kind=kind)
 
-
-_METRICS_HELP = (
-    "pykcp only: serve Prometheus metrics at http://HOST:PORT/metrics (':PORT' = every "
-    "address; needs pykcp[metrics])"
-)
 
 _DESCRIPTIONS = {
     "client": "kcptun-compatible client (with SMUX): local TCP -> KCP tunnel",
@@ -231,14 +215,11 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"pykcp tunnel {args.tunnel_kind}: error: {exc}", file=sys.stderr)
         return 2
-    metrics: tuple[str | None, int] | None = None
-    if getattr(args, "metrics", ""):
-        try:
-            metrics = parse_address(args.metrics)
-            import pykcp.metrics  # noqa: F401  (an optional extra: fail before starting)
-        except (ConfigError, ImportError) as exc:
-            print(f"pykcp tunnel {args.tunnel_kind}: error: --metrics: {exc}", file=sys.stderr)
-            return 2
+    try:
+        metrics = metrics_address(args)
+    except (ConfigError, ImportError) as exc:
+        print(f"pykcp tunnel {args.tunnel_kind}: error: --metrics: {exc}", file=sys.stderr)
+        return 2
     try:
         configure_logging(config.log)
     except OSError as exc:
@@ -247,28 +228,8 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(_serve(config, metrics))
 
 
-def _kcp_sessions(app: TunnelClient) -> list[KCPSession]:
-    sessions = (mux.get_extra_info("kcp_session") for mux in app.sessions)
-    return [session for session in sessions if session is not None and not session.closed]
-
-
-async def _start_metrics(
-    app: TunnelClient | TunnelServer, address: tuple[str | None, int]
-) -> MetricsServer:
-    from pykcp.metrics import serve_metrics
-
-    host, port = address
-    if isinstance(app, TunnelServer):
-        listener = app.listener
-        server = await serve_metrics(host, port, listeners=[] if listener is None else [listener])
-    else:
-        server = await serve_metrics(host, port, sessions=lambda: _kcp_sessions(app))
-    logger.info("metrics on: http://%s/metrics", format_address(server.address))
-    return server
-
-
 async def _serve(
-    config: ClientConfig | ServerConfig, metrics_address: tuple[str | None, int] | None = None
+    config: ClientConfig | ServerConfig, metrics_at: tuple[str | None, int] | None = None
 ) -> int:
     app: TunnelClient | TunnelServer
     try:
@@ -279,7 +240,7 @@ async def _serve(
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     installed: list[int] = []
-    metrics: MetricsServer | None = None
+    metrics = None
 
     def on_signal(signum: int) -> None:
         logger.info("%s received, shutting down", signal.Signals(signum).name)
@@ -301,8 +262,8 @@ async def _serve(
         logger.info("version: pykcp (kcptun %s compatible)", KCPTUN_VERSION)
         try:
             await app.start()
-            if metrics_address is not None:
-                metrics = await _start_metrics(app, metrics_address)
+            if metrics_at is not None:
+                metrics = await start_metrics(app, metrics_at)
         except OSError as exc:
             logger.error("%s", exc)
             return 1

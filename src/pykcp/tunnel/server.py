@@ -38,8 +38,10 @@ class TunnelServer(TaskOwner):
         return address[0], address[1]
 
     @property
-    def listener(self) -> KCPListener | None:
-        """The KCP listener (None before :meth:`start`); its ``stats()`` sum the sessions."""
+    def listener(self) -> KCPListener:
+        """The KCP listener (its ``stats()`` and ``snmp`` count what it dropped, crypto
+        failures included)."""
+        assert self._listener is not None, "not started"
         return self._listener
 
     @property
