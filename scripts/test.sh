@@ -13,4 +13,5 @@ bash scripts/venv.sh test
     exit 1
 }
 .venv/bin/mypy --strict src
+bash scripts/docs.sh
 .venv/bin/python -m pytest "$@"

@@ -14,7 +14,7 @@ from tests.conftest import ROOT
 
 PACKAGE = ROOT / "src" / "pykcp"
 # Lower layers first; a module may import its own layer and the ones before it.
-LAYERS = ["core", "aio", "blocking", "smux", "tunnel", "tools"]
+LAYERS = ["core", "aio", "blocking", "smux", "metrics", "tunnel", "tools"]
 FORBIDDEN_IN_CORE = {"asyncio", "socket", "threading", "selectors", "time", "datetime"}
 
 

@@ -44,7 +44,7 @@ from pykcp.core.packet import CryptoCodec
 from pykcp.core.reedsolomon import ReedSolomon
 from pykcp.core.session import Session
 from pykcp.core.snmp import DEFAULT_SNMP, Snmp, SnmpTotals
-from pykcp.core.stats import SessionStats
+from pykcp.core.stats import ListenerStats, SessionStats
 
 if TYPE_CHECKING:
     from pykcp.aio import (
@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from pykcp.smux import MuxSession, SmuxConfig
 
 __version__ = "0.1.0"
+"""The package version: written here only (the package metadata reads it from this line)."""
 
 implementation: str = _extensions.running(_kcp)
 """``"compiled"`` when the compiled fast path runs, ``"python"`` for pure Python (see
@@ -114,6 +115,7 @@ __all__ = [
     "KCPTimeoutError",
     "KCPTransport",
     "ListenerCore",
+    "ListenerStats",
     "MuxSession",
     "NewSession",
     "OOBReceived",

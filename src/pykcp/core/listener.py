@@ -76,6 +76,9 @@ class ListenerCore:
         self.closed = False
         self.dropped_full = 0
         """New peers turned away because the backlog or max_sessions was full."""
+        # What ended sessions counted: the listener's totals must never go back when a
+        # session ends (a Prometheus counter that drops reads as a restart).
+        self._ended_snmp = Snmp()
 
     def receive_datagrams(self, batch: Iterable[tuple[Buffer, Address]], now: int) -> list[Session]:
         """Route a batch of ``(datagram, address)`` pairs; the sessions it touched, in order.
@@ -198,6 +201,7 @@ class ListenerCore:
         key = address_key(session.remote)
         if self.sessions.get(key) is session:
             del self.sessions[key]
+            self._ended_snmp.add(session.snmp)
         ended = self._ended
         ended[(key, session.conv)] = now + TIME_WAIT_MS
         ended.move_to_end((key, session.conv))
@@ -215,13 +219,14 @@ class ListenerCore:
         return len(self._pending)
 
     def stats(self) -> ListenerStats:
-        """The listener's bounds and drops, and its live sessions' counters summed."""
-        live = [session.snmp for session in self.sessions.values()]
+        """The listener's bounds and drops, and its sessions' counters (live and ended) summed."""
+        live = [self._ended_snmp, *(session.snmp for session in self.sessions.values())]
         snmp = self.snmp
         return ListenerStats(
             sessions=len(self.sessions),
             backlog=len(self._pending),
             pending_accept=len(self._unaccepted),
+            sessions_created=sum(s.PassiveOpens for s in live),
             dropped_full=self.dropped_full,
             dropped_invalid=snmp.InErrs + snmp.KCPInErrors,
             crypto_failures=snmp.InCsumErrors,

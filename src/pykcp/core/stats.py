@@ -68,7 +68,8 @@ class SessionStats:
     fec_recovered: int
     """Segments rebuilt from parity."""
     fec_unrecoverable: int
-    """Data packets whose FEC group was dropped before it could help (FECShortShards)."""
+    """Data packets held by FEC groups that were dropped before they could be decoded
+    (FECShortShards): a count of packets, not of groups."""
     fec_errors: int
     """Rebuilds that failed or gave an invalid size field."""
     crypto_failures: int
@@ -80,12 +81,16 @@ class SessionStats:
     """Milliseconds since the peer was last heard from (an accepted datagram)."""
 
     def as_dict(self) -> dict[str, Any]:
+        """The fields as a plain ``dict`` (for JSON)."""
         return asdict(self)
 
 
 @dataclass(frozen=True, slots=True)
 class ListenerStats:
-    """A listener at one moment: its bounds, what it dropped, and its live sessions summed."""
+    """A listener at one moment: its bounds, what it dropped, and its sessions summed.
+
+    The session counters include the sessions that ended, so they only ever grow.
+    """
 
     sessions: int
     """Live sessions."""
@@ -93,6 +98,8 @@ class ListenerStats:
     """New sessions not yet accepted or not yet established."""
     pending_accept: int
     """New sessions not yet accepted."""
+    sessions_created: int
+    """Sessions the listener created since it started."""
     dropped_full: int
     """New peers turned away because the backlog or ``max_sessions`` was full."""
     dropped_invalid: int
@@ -100,13 +107,18 @@ class ListenerStats:
     crypto_failures: int
     """Datagrams whose checksum or authentication tag failed."""
     bytes_sent: int
-    """Application bytes written by the live sessions."""
+    """Application bytes written by the sessions."""
     bytes_received: int
-    """Application bytes read by the live sessions."""
+    """Application bytes read by the sessions."""
     datagrams_sent: int
+    """UDP datagrams that left the listener's socket."""
     datagrams_received: int
+    """UDP datagrams that reached a session (those the listener dropped are not counted)."""
     retransmitted: int
+    """Segments the sessions sent again, every kind together."""
     fec_recovered: int
+    """Segments the sessions rebuilt from parity."""
 
     def as_dict(self) -> dict[str, Any]:
+        """The fields as a plain ``dict`` (for JSON)."""
         return asdict(self)

@@ -29,6 +29,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+import pykcp
 from pykcp.aio import KCPSession, dial, listen
 from pykcp.core.config import Config, kcptun_fec
 from pykcp.core.crypt import CIPHER_NAMES
@@ -193,6 +194,19 @@ async def _serve(args: argparse.Namespace, config: Config | None) -> int:
         loop.add_signal_handler(signum, stop.set)
     listener = await listen(args.listen, config)
     print("LISTEN", _format_hostport(listener.local_address), flush=True)
+    metrics = None
+    if args.metrics is not None:
+        from pykcp.metrics import serve_metrics  # an optional extra, checked in main()
+
+        try:
+            metrics = await serve_metrics(*args.metrics, listeners=[listener])
+        except OSError as exc:
+            listener.close()
+            print(
+                f"pykcp serve: --metrics {_format_hostport(args.metrics)}: {exc}", file=sys.stderr
+            )
+            return 1
+        print("METRICS", _format_hostport(metrics.address), flush=True)
     tasks: set[asyncio.Task[int]] = set()
 
     async def handle(session: KCPSession) -> int:
@@ -217,6 +231,8 @@ async def _serve(args: argparse.Namespace, config: Config | None) -> int:
     finally:
         for task in (acceptor, stopper, *tasks):
             task.cancel()
+        if metrics is not None:
+            metrics.close()
         if not listener.closed:
             listener.close()
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -233,15 +249,16 @@ async def _client(args: argparse.Namespace, config: Config) -> dict[str, Any]:
             session, args.workload, args.bytes, args.size, pingpong=args.pingpong
         )
         out = result.as_json()
-        snmp = session.snmp
+        stats = session.stats()
         out.update(
             impl="pykcp",
             crypt=args.crypt,
             datashard=args.datashard,
             parityshard=args.parityshard,
             mode=args.mode,
-            retrans=snmp.RetransSegs,
-            fec_recovered=snmp.FECRecovered,
+            retrans=stats.retransmitted,
+            fec_recovered=stats.fec_recovered,
+            stats=stats.as_dict(),
         )
         return out
     finally:
@@ -330,6 +347,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pykcp", description="Reliable UDP (KCP), wire-compatible with kcp-go."
     )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"pykcp {pykcp.__version__}",
+        help="print the version",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -349,6 +372,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=30.0,
         help="end a session after this many seconds without a datagram from its peer "
         "(KCP has no FIN); 0 = never (default 30)",
+    )
+    serve.add_argument(
+        "--metrics",
+        type=parse_hostport,
+        default=None,
+        metavar="HOST:PORT",
+        help="serve Prometheus metrics at http://HOST:PORT/metrics (needs pykcp[metrics]); "
+        "prints 'METRICS HOST:PORT' once bound",
     )
     _add_session_flags(serve)
     serve.set_defaults(func=_cmd_serve, needs_config=True)
@@ -450,6 +481,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The tunnel's subcommands take only their own arguments.
         foreign: int = args.func(args)
         return foreign
+    if getattr(args, "metrics", None) is not None:
+        try:
+            import pykcp.metrics  # noqa: F401  (fail before any socket is opened)
+        except ImportError as exc:
+            parser.error(f"{args.command} --metrics: {exc}")
     config: Config | None = None
     if args.needs_config:
         extra: dict[str, Any] = {}

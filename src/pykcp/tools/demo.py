@@ -10,7 +10,8 @@ import asyncio
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
 
 from pykcp.aio import KCPListener, KCPSession, dial, listen
@@ -33,6 +34,8 @@ class DemoRow:
     fec_recovered: int
     relay_dropped: int
     relay_forwarded: int
+    sink_samples: list[tuple[float, int]] = field(default_factory=list)
+    """``(seconds since the sink started, bytes written so far)`` after each write."""
 
     @property
     def fec_label(self) -> str:
@@ -180,22 +183,26 @@ async def _measure_setting(
     stats: dict[str, int] = {"retrans": 0, "recovered": 0, "dropped": 0, "forwarded": 0}
 
     def account(session: KCPSession, relay: LossyRelay) -> None:
-        stats["retrans"] += session.snmp.RetransSegs
-        stats["recovered"] += session.snmp.FECRecovered
+        session_stats = session.stats()
+        stats["retrans"] += session_stats.retransmitted
+        stats["recovered"] += session_stats.fec_recovered
         stats["dropped"] += relay.dropped
         stats["forwarded"] += relay.forwarded
+
+    samples: list[tuple[float, int]] = []
 
     async def sink(session: KCPSession, relay: LossyRelay) -> WorkloadResult:
         session.set_deadline(asyncio.get_running_loop().time() + timeout)
         if progress is not None:
             progress.begin(f"{label}: sink", total)
-        result = await run_client(
-            session,
-            "sink",
-            total,
-            64 * 1024,
-            progress=None if progress is None else progress.update,
-        )
+        start = time.perf_counter()
+
+        def on_progress(done: int) -> None:
+            samples.append((time.perf_counter() - start, done))
+            if progress is not None:
+                progress.update(done)
+
+        result = await run_client(session, "sink", total, 64 * 1024, progress=on_progress)
         account(session, relay)
         if progress is not None:
             progress.end(f"{result.mbps:.2f} MB/s in {result.seconds:.1f} s")
@@ -234,6 +241,7 @@ async def _measure_setting(
         fec_recovered=stats["recovered"],
         relay_dropped=stats["dropped"],
         relay_forwarded=stats["forwarded"],
+        sink_samples=samples,
     )
 
 
@@ -320,11 +328,36 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--timeout", type=float, default=25.0, help="seconds per phase at most (25)"
     )
+    parser.add_argument(
+        "--plot",
+        type=_png_path,
+        default=None,
+        metavar="FILE.png",
+        help="also draw the round-trip-time distributions and the throughput over time into "
+        "this PNG file (needs pykcp[plot])",
+    )
+
+
+def _png_path(text: str) -> Path:
+    path = Path(text)
+    if path.suffix.lower() != ".png":
+        raise argparse.ArgumentTypeError(f"expected a .png file name, got {text!r}")
+    if not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"no such directory: {str(path.parent)!r}")
+    return path
 
 
 def run_demo_command(args: argparse.Namespace) -> int:
-    """``pykcp demo``: run, print the table; 1 if a phase failed."""
+    """``pykcp demo``: run, print the table (and draw it with ``--plot``); 1 if a phase
+    failed, 2 if ``--plot`` cannot work."""
     out = sys.stdout
+    plot_path: Path | None = getattr(args, "plot", None)
+    if plot_path is not None:
+        try:  # before the measurement, not after a minute of it
+            from pykcp.tools.plot import plot_demo
+        except ImportError as exc:
+            print(f"pykcp demo: --plot: {exc}", file=sys.stderr)
+            return 2
     print(
         f"pykcp demo: KCP server and client on 127.0.0.1 through a relay dropping "
         f"{args.loss:.0%} of datagrams each way, delay {args.delay:g}-"
@@ -356,4 +389,15 @@ def run_demo_command(args: argparse.Namespace) -> int:
         return 1
     print(file=out)
     print_table(rows, out)
+    if plot_path is not None:
+        title = (
+            f"pykcp demo: {args.loss:.0%} loss each way, {args.delay:g}-"
+            f"{args.delay + args.jitter:g} ms one way, mode {args.mode}, cipher {args.crypt}"
+        )
+        try:
+            plot_demo(rows, plot_path, title=title)
+        except OSError as exc:
+            print(f"pykcp demo: --plot: {exc}", file=sys.stderr)
+            return 1
+        print(f"plot written to {plot_path}", file=out)
     return 0

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from pykcp.core.errors import ConfigError
+from pykcp.tunnel.cli_metrics import add_metrics_flag, metrics_address, start_metrics
 from pykcp.tunnel.client import TunnelClient
 from pykcp.tunnel.common import configure_logging, snmp_struct_text
 from pykcp.tunnel.config import (
@@ -247,6 +248,7 @@ def _populate(parser: argparse.ArgumentParser, kind: str) -> None:
                         default=argparse.SUPPRESS,
                         help=argparse.SUPPRESS,
                     )
+    add_metrics_flag(parser)
     parser.add_argument(
         "-v",
         "--version",
@@ -300,14 +302,21 @@ def run(args: argparse.Namespace) -> int:
         print(f"pykcp tunnel {args.tunnel_kind}: error: {exc}", file=sys.stderr)
         return 2
     try:
+        metrics = metrics_address(args)
+    except (ConfigError, ImportError) as exc:
+        print(f"pykcp tunnel {args.tunnel_kind}: error: --metrics: {exc}", file=sys.stderr)
+        return 2
+    try:
         configure_logging(config.log)
     except OSError as exc:
         print(f"pykcp tunnel: cannot open log file: {exc}", file=sys.stderr)
         return 1
-    return asyncio.run(_serve(config))
+    return asyncio.run(_serve(config, metrics))
 
 
-async def _serve(config: ClientConfig | ServerConfig) -> int:
+async def _serve(
+    config: ClientConfig | ServerConfig, metrics_at: tuple[str | None, int] | None = None
+) -> int:
     app: TunnelClient | TunnelServer
     try:
         app = TunnelClient(config) if isinstance(config, ClientConfig) else TunnelServer(config)
@@ -317,6 +326,7 @@ async def _serve(config: ClientConfig | ServerConfig) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     installed: list[int] = []
+    metrics = None
 
     def on_signal(signum: int) -> None:
         logger.info("%s received, shutting down", signal.Signals(signum).name)
@@ -338,12 +348,16 @@ async def _serve(config: ClientConfig | ServerConfig) -> int:
         logger.info("version: pykcp (kcptun %s compatible)", KCPTUN_VERSION)
         try:
             await app.start()
+            if metrics_at is not None:
+                metrics = await start_metrics(app, metrics_at)
         except OSError as exc:
             logger.error("%s", exc)
             return 1
         await stop.wait()
         return 0
     finally:
+        if metrics is not None:
+            metrics.close()
         await app.close()
         for signum in installed:
             loop.remove_signal_handler(signum)
