@@ -62,6 +62,10 @@ def _extensions() -> list[Any]:
     except ImportError as exc:
         print(f"pykcp: Cython unavailable ({exc}): pure Python build", file=sys.stderr)
         return []
+    problem = _compiler_problem()
+    if problem:
+        print(f"pykcp: no working C compiler ({problem}): pure Python build", file=sys.stderr)
+        return []
     # Cython's C is mostly calls into the CPython API: -O1 runs as fast and compiles in half
     # the time of -O2. The kernel's loops get -O2 (its SIMD paths are chosen at run time).
     modules = [
@@ -77,6 +81,31 @@ def _extensions() -> list[Any]:
     except Exception as exc:  # a Cython error must not stop the pure install
         print(f"pykcp: cythonize failed ({exc}): pure Python build", file=sys.stderr)
         return []
+
+
+def _compiler_problem() -> str:
+    """Why the configured C compiler cannot build an extension here ("" when it can).
+
+    Checked before cythonizing, which takes longer than compiling a one-line file.
+    """
+    import tempfile
+
+    from setuptools._distutils.ccompiler import new_compiler
+    from setuptools._distutils.sysconfig import customize_compiler
+
+    compiler = new_compiler()
+    customize_compiler(compiler)
+    with tempfile.TemporaryDirectory() as tmp:
+        source = os.path.join(tmp, "probe.c")
+        with open(source, "w") as handle:
+            handle.write("#include <Python.h>\nint pykcp_probe(void) { return 0; }\n")
+        try:
+            from sysconfig import get_paths
+
+            compiler.compile([source], output_dir=tmp, include_dirs=[get_paths()["include"]])
+        except Exception as exc:
+            return str(exc) or type(exc).__name__
+    return ""
 
 
 class OptionalBuildExt(build_ext):

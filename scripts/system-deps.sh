@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Installs what the interop tests need from Debian: Go 1.19, kcp-go 5.6.1 and smux 1.5.16
-# sources (built offline in GOPATH mode) and kcptun. Does nothing when they are already there.
+# Installs what the tests need from Debian: a C compiler for the compiled fast path, and for
+# the interop tests Go 1.19, kcp-go 5.6.1 and smux 1.5.16 sources (built offline in GOPATH
+# mode) and kcptun. Does nothing when they are already there.
 set -euo pipefail
 
 need=()
+command -v gcc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 command -v go >/dev/null 2>&1 || need+=(golang-go)
 [ -d /usr/share/gocode/src/github.com/xtaci/kcp-go ] || need+=(golang-github-xtaci-kcp-dev)
 [ -d /usr/share/gocode/src/github.com/xtaci/smux ] || need+=(golang-github-xtaci-smux-dev)

@@ -1,9 +1,14 @@
 """Release packaging: ``python -m build`` makes an sdist and, from it, a wheel that ``twine
 check`` accepts, that installs into a fresh venv and works there (import, a loopback echo,
-the console script). One build for the whole module, bounded by the timeout below."""
+the console script). One build for the whole module, bounded by the timeout below.
+
+The build runs with a C compiler that fails (``CC=/bin/false``): the compiled fast path is
+optional, so the result must be a working pure-Python wheel. (The editable install of the
+test command itself proves the compiled build.)"""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -45,9 +50,14 @@ print("smoke ok", pykcp.__version__)
 """
 
 
-def _run(*args: str | Path, timeout: float = 240) -> str:
+def _run(*args: str | Path, timeout: float = 240, env: dict[str, str] | None = None) -> str:
     proc = subprocess.run(
-        [str(arg) for arg in args], capture_output=True, text=True, timeout=timeout, check=False
+        [str(arg) for arg in args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env=env,
     )
     assert proc.returncode == 0, f"{args}:\n{proc.stdout}\n{proc.stderr}"
     return proc.stdout
@@ -58,7 +68,9 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dist")
     # The default build: an sdist, then the wheel built from the unpacked sdist, each in an
     # isolated environment, so a file missing from the sdist breaks the wheel here.
-    _run(sys.executable, "-m", "build", "--outdir", out, ROOT)
+    no_compiler = {**os.environ, "CC": "/bin/false"}
+    no_compiler.pop("PYKCP_NO_EXTENSIONS", None)
+    _run(sys.executable, "-m", "build", "--outdir", out, ROOT, env=no_compiler)
     return out
 
 
@@ -70,9 +82,12 @@ def _one(dist: Path, pattern: str) -> Path:
 
 def test_version_has_one_source(dist: Path) -> None:
     wheel = _one(dist, "pykcp-*.whl")
+    assert wheel.name.endswith("-py3-none-any.whl")  # no compiler: the pure wheel
     with zipfile.ZipFile(wheel) as archive:
         metadata = archive.read(f"pykcp-{pykcp.__version__}.dist-info/METADATA").decode()
         names = set(archive.namelist())
+    assert not any(name.endswith((".so", ".html")) for name in names)
+    assert [name for name in names if name.endswith(".c")] == ["pykcp/core/gf256.c"]
     assert f"\nVersion: {pykcp.__version__}\n" in metadata
     assert "pykcp/py.typed" in names
     assert "Provides-Extra: metrics" in metadata and "Provides-Extra: plot" in metadata
@@ -96,9 +111,15 @@ def test_sdist_carries_docs_tests_and_changelog(dist: Path) -> None:
         "tests/conftest.py",
         "src/pykcp/py.typed",
         "src/pykcp/metrics.py",
+        "build_backend/pykcp_build.py",
+        "src/pykcp/core/kcp.pxd",
+        "src/pykcp/core/gf256.c",
+        "src/pykcp/core/_gf256.pyx",
     ):
         assert needed in names, needed
     assert not any(name.startswith("docs/_build") for name in names)
+    generated = [n for n in names if n.endswith((".so", ".html")) or n == "src/pykcp/core/kcp.c"]
+    assert generated == []  # what an in-place build leaves in a working tree stays out
 
 
 def test_twine_check_passes(dist: Path) -> None:
@@ -121,6 +142,8 @@ def test_wheel_installs_and_runs_in_a_fresh_venv(dist: Path, tmp_path: Path) -> 
     deps = sysconfig.get_paths()["purelib"]
     (Path(site_packages.strip()) / "test-deps.pth").write_text(deps + "\n")
     assert f"smoke ok {pykcp.__version__}" in _run(python, "-c", SMOKE, timeout=60)
+    implementation = "import pykcp; print(pykcp.implementation)"
+    assert _run(python, "-c", implementation, timeout=60).strip() == "python"
     assert _run(venv / "bin" / "pykcp", "--version", timeout=60).strip() == (
         f"pykcp {pykcp.__version__}"
     )

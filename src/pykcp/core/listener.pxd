@@ -16,6 +16,8 @@ cdef class ListenerCore:
     cdef public Snmp snmp
     cdef CryptoCodec _codec
     cdef bint _crypto
+    cdef object _nonce_source
+    cdef Snmp _ended_snmp
     cdef public dict sessions
     cdef set _unaccepted, _pending
     cdef object _ended, _events

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import struct
 from collections import OrderedDict, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 from pykcp.core.config import Config
@@ -60,12 +60,16 @@ class ListenerCore:
     acknowledged ours); further new peers are dropped until a place frees up.
     """
 
-    def __init__(self, config: Config) -> None:
+    def __init__(
+        self, config: Config, *, nonce_source: Callable[[int], bytes] | None = None
+    ) -> None:
+        """*nonce_source* is passed to every session (reproducible datagrams, for tests)."""
+        self._nonce_source = nonce_source
         self.config = config
         self.snmp = Snmp()
         """Datagrams the listener itself dropped (each session counts its own)."""
         self.crypt = config.make_crypt()
-        self._codec = CryptoCodec(self.crypt, snmp=self.snmp)
+        self._codec = CryptoCodec(self.crypt, snmp=self.snmp, nonce_source=nonce_source)
         self._crypto = self.crypt is not None
         self.sessions: dict[tuple[Any, ...], Session] = {}
         """Live sessions by :func:`~pykcp.core.session.address_key` of their peer."""
@@ -161,7 +165,15 @@ class ListenerCore:
             self.snmp.InErrs += 1
             self.dropped_full += 1
             return None
-        session = Session(conv, config, now, remote=addr, crypt=self.crypt, passive=True)
+        session = Session(
+            conv,
+            config,
+            now,
+            remote=addr,
+            crypt=self.crypt,
+            passive=True,
+            nonce_source=self._nonce_source,
+        )
         session.receive_payload(payload, now)
         self.sessions[key] = session
         self._unaccepted.add(session)

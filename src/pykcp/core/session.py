@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final
 
 from pykcp.core.config import Config
@@ -107,7 +107,10 @@ class Session:
         remote: Address = None,
         crypt: BlockCrypt | AEADCrypt | None = None,
         passive: bool = False,
+        nonce_source: Callable[[int], bytes] | None = None,
     ) -> None:
+        """*nonce_source* (n -> n bytes) replaces the random nonces, which makes every datagram
+        reproducible and exactly what kcp-go would send with those nonces: for tests only."""
         self.conv = conv & 0xFFFFFFFF
         self.config = config
         self.remote = remote
@@ -117,7 +120,7 @@ class Session:
         self.snmp = Snmp()
         """This session's counters (the adapter may attach them to ``DEFAULT_SNMP``)."""
 
-        self._codec = CryptoCodec(crypt, snmp=self.snmp)
+        self._codec = CryptoCodec(crypt, snmp=self.snmp, nonce_source=nonce_source)
         self._crypto = crypt is not None
         self._overhead = self._codec.overhead
         self._fec_encoder: FECEncoder | None = None
