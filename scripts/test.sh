@@ -1,17 +1,37 @@
 #!/usr/bin/env bash
 # Sets up everything on a fresh machine and runs the whole test suite:
-# Debian's Go + kcp-go + kcptun for the interop tests and a C toolchain for the compiled fast
+# Debian's Go + kcp-go + kcptun for the interop tests and a C compiler for the compiled fast
 # path, a venv with pykcp and test tools, then ruff, mypy --strict, the docs build and pytest
 # on every CPython >= 3.11 the machine has:
 #   * the default python3 (.venv): compiled build, the whole suite;
 #   * every other CPython >= 3.11 (.venv-3.X): the whole suite, alternately pure Python
-#     (PYKCP_NO_EXTENSIONS=1, so the pure fallback is tested in full) and compiled;
-#     these run side by side, each logging to .test-logs/.
+#     (PYKCP_NO_EXTENSIONS=1, so the pure fallback runs everything too) and compiled; these
+#     are set up while the checks run and tested side by side, each logging to .test-logs/.
 # Extra arguments go to every pytest run. The run fails if any of them fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/system-deps.sh
-bash scripts/venv.sh test
+bash scripts/venv.sh test,docs
+mkdir -p .test-logs
+
+# The other interpreters' venvs, one after the other (their builds share the source tree).
+runs=()
+pure=1
+for python in $(bash scripts/pythons.sh --others); do
+    version=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+    if [ "$pure" = 1 ]; then variant=python; else variant=compiled; fi
+    runs+=("$version $variant $python")
+    pure=$((1 - pure))
+done
+(
+    for run in "${runs[@]}"; do
+        read -r version variant python <<<"$run"
+        if [ "$variant" = python ]; then export PYKCP_NO_EXTENSIONS=1; else unset PYKCP_NO_EXTENSIONS; fi
+        PYTHON="$python" VENV=".venv-$version" bash scripts/venv.sh test,docs
+    done
+) >.test-logs/setup.log 2>&1 &
+setup=$!
+
 .venv/bin/ruff check src tests benchmarks build_backend
 .venv/bin/ruff format --check src tests benchmarks build_backend >/dev/null || {
     echo "ruff format: files need formatting (run .venv/bin/ruff format src tests benchmarks)" >&2
@@ -20,43 +40,31 @@ bash scripts/venv.sh test
 }
 .venv/bin/mypy --strict src
 bash scripts/docs.sh
-echo "== $(.venv/bin/python -c 'import sys, pykcp; print(sys.version.split()[0], pykcp.implementation)')" >&2
-.venv/bin/python -m pytest "$@"
+if ! wait $setup; then
+    echo "setting up the other Pythons failed:" >&2
+    tail -n 40 .test-logs/setup.log >&2
+    exit 1
+fi
 
-# The other interpreters, each in a venv of its own: set up one after the other (the builds
-# share the source tree), then tested side by side.
-mkdir -p .test-logs
-pure=1
-runs=()
-for python in $(bash scripts/pythons.sh --others); do
-    version=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-    if [ "$pure" = 1 ]; then variant=python; else variant=compiled; fi
-    echo "== setting up Python $version ($variant)" >&2
-    if [ "$variant" = python ]; then
-        PYKCP_NO_EXTENSIONS=1 PYTHON="$python" VENV=".venv-$version" bash scripts/venv.sh test
-    else
-        PYTHON="$python" VENV=".venv-$version" bash scripts/venv.sh test
-    fi
-    runs+=("$version $variant")
-    pure=$((1 - pure))
-done
+# All suites side by side: the main one here, the others in the background.
 pids=()
 for run in "${runs[@]}"; do
-    read -r version variant <<<"$run"
-    log=".test-logs/python-$version.log"
+    read -r version variant python <<<"$run"
     (
         if [ "$variant" = python ]; then export PYKCP_NO_EXTENSIONS=1; fi
-        echo "== $version $(".venv-$version/bin/python" -c 'import pykcp; print(pykcp.implementation)')"
+        echo "== Python $version, $(".venv-$version/bin/python" -c 'import pykcp; print(pykcp.implementation)')"
         ".venv-$version/bin/python" -m pytest -q -p no:cacheprovider "$@"
-    ) >"$log" 2>&1 &
+    ) >".test-logs/python-$version.log" 2>&1 &
     pids+=($!)
 done
+echo "== $(.venv/bin/python -c 'import sys, pykcp; print("Python", sys.version.split()[0] + ",", pykcp.implementation)')" >&2
 status=0
+.venv/bin/python -m pytest "$@" || status=1
 for i in "${!pids[@]}"; do
-    read -r version variant <<<"${runs[$i]}"
+    read -r version variant python <<<"${runs[$i]}"
     log=".test-logs/python-$version.log"
     if wait "${pids[$i]}"; then
-        echo "passed: Python $version ($variant), $(tail -n 1 "$log")" >&2
+        echo "passed: Python $version ($variant): $(tail -n 1 "$log")" >&2
     else
         echo "FAILED: Python $version ($variant), log in $log:" >&2
         tail -n 40 "$log" >&2

@@ -145,5 +145,5 @@ def test_wheel_installs_and_runs_in_a_fresh_venv(dist: Path, tmp_path: Path) -> 
     implementation = "import pykcp; print(pykcp.implementation)"
     assert _run(python, "-c", implementation, timeout=60).strip() == "python"
     assert _run(venv / "bin" / "pykcp", "--version", timeout=60).strip() == (
-        f"pykcp {pykcp.__version__}"
+        f"pykcp {pykcp.__version__} (python)"
     )

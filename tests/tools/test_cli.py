@@ -360,3 +360,16 @@ def test_tunnel_is_mounted_under_pykcp_tunnel(capsys: pytest.CaptureFixture[str]
             main(["tunnel", kind, "--help"])
         assert exc_info.value.code == 0
         assert flag in capsys.readouterr().out
+
+
+def test_version_says_which_implementation_runs() -> None:
+    import pykcp
+
+    for no_extensions in ("", "1"):
+        env = {**ENV, "PYKCP_NO_EXTENSIONS": no_extensions}
+        out = subprocess.run(
+            [sys.executable, "-m", "pykcp", "--version"],
+            capture_output=True, text=True, timeout=30, env=env, check=True,
+        ).stdout.strip()  # fmt: skip
+        expected = "python" if no_extensions else pykcp.implementation
+        assert out == f"pykcp {pykcp.__version__} ({expected})"

@@ -350,7 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--version",
         action="version",
-        version=f"pykcp {pykcp.__version__}",
+        version=f"pykcp {pykcp.__version__} ({pykcp.implementation})",
         help="print the version",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
