@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -373,3 +374,31 @@ def test_version_says_which_implementation_runs() -> None:
         ).stdout.strip()  # fmt: skip
         expected = "python" if no_extensions else pykcp.implementation
         assert out == f"pykcp {pykcp.__version__} ({expected})"
+
+
+def test_trace_writes_json_lines_on_both_ends(tmp_path: Path) -> None:
+    server_trace = tmp_path / "server.jsonl"
+    client_trace = tmp_path / "client.jsonl"
+    with serving("--workload", "sink", "--trace", str(server_trace)) as (port, proc):
+        code, out = run_client(
+            port, "--workload", "sink", "--bytes", "200000", "--size", "50000",
+            "--trace", str(client_trace),
+        )  # fmt: skip
+        assert code == 0, out
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(10)
+    client = [json.loads(line) for line in client_trace.read_text().splitlines()]
+    assert len(client) == out["trace_events"] > 0
+    sent = [e for e in client if e["event"] == "sent"]
+    acked = {e["sn"] for e in client if e["event"] == "acked"}
+    assert sent and {e["sn"] for e in sent} <= acked
+    assert all({"t", "conv", "event"} <= set(e) for e in client)
+    assert {e["conv"] for e in client} == {sent[0]["conv"]}
+    server = [json.loads(line) for line in server_trace.read_text().splitlines()]
+    assert any(e["event"] == "sent" for e in server)  # the sink's reply
+
+
+def test_trace_to_an_unwritable_path_is_a_clear_error(tmp_path: Path) -> None:
+    code, out = run_client(1, "--trace", str(tmp_path / "missing" / "dir" / "t.jsonl"))
+    assert code != 0
+    assert "trace" in json.dumps(out).lower() or "no such file" in json.dumps(out).lower()

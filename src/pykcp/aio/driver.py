@@ -25,10 +25,23 @@ from pykcp.core.errors import KCPError, SessionClosedError
 from pykcp.core.events import DataReadable, OOBReceived, SessionClosed, Writable
 from pykcp.core.session import Buffer, Session
 from pykcp.core.snmp import DEFAULT_SNMP
+from pykcp.core.trace import Tracer
 
-__all__ = ["SessionConsumer", "SessionDriver"]
+__all__ = ["SessionConsumer", "SessionDriver", "logging_tracer", "trace_logger"]
 
 logger = logging.getLogger("pykcp")
+trace_logger = logging.getLogger("pykcp.trace")
+"""Where sessions log their trace events at DEBUG when no tracer was set (see
+:mod:`pykcp.core.trace`); checked once, when a session starts."""
+
+
+def logging_tracer(conv: int) -> Tracer:
+    """A tracer that logs each event of session *conv* to :data:`trace_logger` at DEBUG."""
+
+    def trace(event: str, fields: dict[str, int | str]) -> None:
+        trace_logger.debug("conv=%#010x %s %s", conv, event, fields, extra={"trace": fields})
+
+    return trace
 
 
 class SessionConsumer(Protocol):
@@ -68,6 +81,8 @@ class SessionDriver:
         self.oob_handler: Callable[[bytes], None] | None = None
         self._leftover = b""
         self.finished = False
+        if trace_logger.isEnabledFor(logging.DEBUG):
+            session.set_trace(logging_tracer(session.conv))
         DEFAULT_SNMP.attach(session.snmp)
         self._scheduler.schedule(self, session.get_timer())
 

@@ -21,6 +21,7 @@ from pykcp.core.errors import KCPError, SessionClosedError
 from pykcp.core.session import Address, Buffer
 from pykcp.core.snmp import Snmp
 from pykcp.core.stats import SessionStats
+from pykcp.core.trace import Tracer
 
 __all__ = ["KCPSession"]
 
@@ -127,6 +128,12 @@ class KCPSession:
     def set_ack_nodelay(self, enable: bool) -> None:
         """[SetACKNoDelay]"""
         self._session.set_ack_nodelay(enable)
+
+    def set_trace(self, tracer: Tracer | None) -> None:
+        """Send this session's trace events (segments sent, retransmitted and acknowledged, RTO
+        changes, FEC recoveries, liveness...) to *tracer*, a callable taking the event's name
+        and its fields; None stops tracing [SetLogger]. See :mod:`pykcp.core.trace`."""
+        self._session.set_trace(tracer)
 
     def set_rate_limit(self, bytes_per_second: int) -> None:
         """[SetRateLimit]: pace what this session sends (all headers included); 0 lifts it."""

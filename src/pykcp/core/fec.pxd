@@ -39,6 +39,7 @@ cdef class _Group:
 cdef class FECDecoder:
     cdef public i64 data_shards, parity_shards, shard_count
     cdef public Snmp snmp
+    cdef public object trace
     cdef AutoTune _tuner
     cdef bint _should_tune
     cdef dict _groups

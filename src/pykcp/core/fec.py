@@ -26,6 +26,7 @@ from typing import Final
 from pykcp.core.errors import ConfigError
 from pykcp.core.reedsolomon import MAX_TOTAL_SHARDS, ReedSolomon, get_codec
 from pykcp.core.snmp import Snmp
+from pykcp.core.trace import FEC_LOST, FEC_RECOVERED, Tracer
 from pykcp.core.wire import (
     FEC_HEADER_SIZE,
     FEC_OVERHEAD,
@@ -291,11 +292,14 @@ class FECDecoder:
         "parity_shards",
         "shard_count",
         "snmp",
+        "trace",
     )
 
     def __init__(self, data_shards: int, parity_shards: int, *, snmp: Snmp | None = None) -> None:
         _check_shards(data_shards, parity_shards)
         self.snmp = snmp if snmp is not None else Snmp()
+        self.trace: Tracer | None = None
+        """Called with fec_recovered and fec_lost events (see :mod:`pykcp.core.trace`)."""
         self._tuner = AutoTune()
         self._should_tune = False
         self._groups: dict[int, _Group] = {}
@@ -362,6 +366,8 @@ class FECDecoder:
             shards[index] = bytes(packet[_FEC_HEADER_SIZE:])
             if len(shards) >= self.data_shards:
                 recovered = self._decode_group(group)
+                if recovered and self.trace is not None:
+                    self.trace(FEC_RECOVERED, {"group": group_id, "count": len(recovered)})
 
         newest = self._newest
         if group_id != newest:
@@ -414,6 +420,8 @@ class FECDecoder:
     def _drop(self, group_id: int) -> None:
         group = self._groups.pop(group_id)
         self.snmp.FECShortShards += group.data_count
+        if group.data_count and self.trace is not None:
+            self.trace(FEC_LOST, {"group": group_id, "data": group.data_count})
         self.snmp.FECShardSet = len(self._groups)
 
     def _retune(self) -> None:

@@ -35,6 +35,7 @@ cdef class KCP:
     cdef public dict rcv_buf
     cdef public list acklist
     cdef public list _output
+    cdef public object trace
     cdef public i64 _unsent, _min_resendts, _min_count
     cdef public bint _fastack_pending, _min_stale
 
@@ -84,5 +85,5 @@ cdef class KCP:
                    next_flush=i64, lost=i64, fast=i64, early=i64, timers_quiet=bint,
                    rx_rto=i64, rto_step=i64, dead_link=i64, pending=bint, min_delay=i64,
                    min_count=i64, fastack=i64, delay=i64, payload=bytes, snmp=Snmp,
-                   inflight=i64, out=list, acklist=list, tail=list)
+                   inflight=i64, out=list, acklist=list, tail=list, trace=object)
     cpdef i64 flush(self, i64 now, bint ack_only=*)

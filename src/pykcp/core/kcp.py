@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from itertools import islice
 
 from pykcp.core.snmp import Snmp
+from pykcp.core.trace import ACKED, RETRANSMIT, RTO, SENT, WINDOW_FULL, Tracer
 from pykcp.core.wire import KCP_OVERHEAD, diff32
 
 __all__ = [
@@ -174,6 +175,7 @@ class KCP:
         "ssthresh",
         "state",
         "stream",
+        "trace",
         "ts_flush",
         "ts_probe",
         "updated",
@@ -217,6 +219,9 @@ class KCP:
         self.rcv_buf: dict[int, tuple[int, bytes]] = {}  # sn -> (frg, payload), out of order
         self.acklist: list[tuple[int, int]] = []  # (sn, ts) in arrival order
         self._output: list[bytearray] = []
+        self.trace: Tracer | None = None
+        """Called with every trace event (see :mod:`pykcp.core.trace`); None: no tracing,
+        which costs one comparison where an event would be."""
         self.reserve = 0
         """Bytes of headroom at the front of every output datagram, for the layers below (FEC
         and crypto headers) to write in place (protocol.md §6.2)."""
@@ -547,11 +552,14 @@ class KCP:
         removed = 0
         min_rs = self._min_resendts
         stale = False
+        trace = self.trace
         while snd_buf and (una - snd_buf[0].sn - 1) & _M32 < 0x7FFFFFFF:
             seg = snd_buf.popleft()
             removed += 1
             if seg.acked:
                 continue  # its bookkeeping was done when it was marked
+            if trace is not None:
+                trace(ACKED, {"sn": seg.sn, "xmit": seg.xmit, "by": "una"})
             if seg.xmit == 0:
                 self._unsent -= 1
             elif seg.resendts == min_rs:
@@ -569,6 +577,8 @@ class KCP:
             # Only marked: leaving it in place keeps snd_buf contiguous; una removes it.
             seg.acked = True
             seg.data = b""
+            if self.trace is not None:
+                self.trace(ACKED, {"sn": seg.sn, "xmit": seg.xmit, "by": "ack"})
             if seg.xmit == 0:
                 self._unsent -= 1
             elif seg.resendts == self._min_resendts:
@@ -658,7 +668,12 @@ class KCP:
             else:
                 self.rx_rttvar += (delta - self.rx_rttvar) >> 2
         rto = self.rx_srtt + max(self.interval, self.rx_rttvar << 2)
-        self.rx_rto = min(max(self.rx_minrto, rto), _RTO_MAX)
+        rto = min(max(self.rx_minrto, rto), _RTO_MAX)
+        if self.trace is not None and rto != self.rx_rto:
+            self.trace(
+                RTO, {"rtt": rtt, "srtt": self.rx_srtt, "rttvar": self.rx_rttvar, "rto": rto}
+            )
+        self.rx_rto = rto
 
     def _grow_cwnd(self) -> None:
         rmt_wnd = self.rmt_wnd
@@ -726,6 +741,8 @@ class KCP:
                 self.probe_wait = wait
                 self.ts_probe = (now + wait) & _M32
                 self.probe |= _ASK_SEND
+                if self.trace is not None:
+                    self.trace(WINDOW_FULL, {"remote_wnd": 0, "probe_wait": wait, "now": now})
         else:
             self.ts_probe = 0
             self.probe_wait = 0
@@ -768,6 +785,7 @@ class KCP:
 
         # 5. (Re)transmit data.
         resent = self.fastresend if self.fastresend > 0 else _M32
+        trace = self.trace
         next_flush = self.interval
         lost = fast = early = 0
         if not ack_only and snd_buf:
@@ -819,8 +837,12 @@ class KCP:
                             seg.rto = rx_rto
                             if fastack >= resent:
                                 fast += 1
+                                if trace is not None:
+                                    trace(RETRANSMIT, {"sn": seg.sn, "why": "fast", "now": now})
                             else:
                                 early += 1
+                                if trace is not None:
+                                    trace(RETRANSMIT, {"sn": seg.sn, "why": "early", "now": now})
                         else:
                             delay = (seg.resendts - now) & _M32
                             if 0 < delay <= _HALF:  # not due: the common case
@@ -836,8 +858,12 @@ class KCP:
                             seg.rto += rto_step
                             seg.fastack = 0
                             lost += 1
+                            if trace is not None:
+                                trace(RETRANSMIT, {"sn": seg.sn, "why": "rto", "now": now})
                     else:
                         seg.rto = rx_rto
+                        if trace is not None:
+                            trace(SENT, {"sn": seg.sn, "size": len(seg.data), "now": now})
                     seg.resendts = (now + seg.rto) & _M32
                     seg.xmit += 1
                     seg.ts = now

@@ -25,7 +25,7 @@ cdef class Session:
     cdef FECDecoder _fec_decoder
     cdef KCP _kcp
     cdef list _outbox
-    cdef object _held, _events, _write_threshold, _deadline
+    cdef object _held, _events, _write_threshold, _deadline, _trace
     cdef i64 _received_bytes, _sent_bytes, _rate, _tokens_at
     cdef double _tokens
     cdef bint _read_signalled, _write_blocked, _started

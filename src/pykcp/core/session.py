@@ -39,6 +39,7 @@ from pykcp.core.kcp import KCP
 from pykcp.core.packet import CryptoCodec
 from pykcp.core.snmp import Snmp
 from pykcp.core.stats import SessionStats
+from pykcp.core.trace import LIVENESS_EXPIRED, REPLACED, WINDOW_FULL, Tracer
 from pykcp.core.wire import (
     FEC_OVERHEAD,
     KCP_OVERHEAD,
@@ -156,6 +157,7 @@ class Session:
         self._tokens = float(RATE_BURST)
         self._tokens_at = now
         self._events: deque[Event] = deque()
+        self._trace: Tracer | None = None
         self._read_signalled = False
         self._write_blocked = False
         self._write_threshold: int | None = None
@@ -326,6 +328,14 @@ class Session:
         """[SetACKNoDelay]"""
         self._kcp.ack_nodelay = enable
 
+    def set_trace(self, tracer: Tracer | None) -> None:
+        """Send this session's trace events to *tracer* (see :mod:`pykcp.core.trace`); None
+        stops tracing [SetLogger]."""
+        self._trace = tracer
+        self._kcp.trace = tracer
+        if self._fec_decoder is not None:
+            self._fec_decoder.trace = tracer
+
     # -- application data ------------------------------------------------------------------
 
     def send(self, data: Buffer, now: int) -> int:
@@ -354,6 +364,8 @@ class Session:
         self.snmp.BytesSent += size
         waiting = kcp.waitsnd()
         if waiting >= self.write_threshold:
+            if self._trace is not None and not self._write_blocked:
+                self._trace(WINDOW_FULL, {"waiting": waiting, "snd_wnd": kcp.snd_wnd, "now": now})
             self._write_blocked = True
         if not self.write_delay or waiting >= kcp.snd_wnd:
             self._flush(now)
@@ -426,6 +438,7 @@ class Session:
                 # A peer with FEC talking to a side without it: decode with a tuner that
                 # learns the peer's shard counts (protocol.md §3.6).
                 decoder = self._fec_decoder = FECDecoder(1, 1, snmp=snmp)
+                decoder.trace = self._trace
             if flag == _TYPE_DATA:
                 if kcp.input(payload[_FEC_OVERHEAD:], kcp_now, True):
                     snmp.KCPInErrors += 1
@@ -580,14 +593,19 @@ class Session:
         # the RTO grows linearly from 30 ms, so a peer that merely stalls for ~3.5 s (GC,
         # CPU contention, a full socket buffer) would trip it. kcp-go ignores it too.
         if waiting and self._dead_link_ms and silent_for >= self._dead_link_ms:
-            self._die(f"nothing heard from the peer for {silent_for / 1000:.1f} s while data waits")
+            self._die(
+                f"nothing heard from the peer for {silent_for / 1000:.1f} s while data waits",
+                silent_for,
+            )
             return
         if self._idle_ms and silent_for >= self._idle_ms:
-            self._die(f"nothing heard from the peer for {silent_for / 1000:.1f} s")
+            self._die(f"nothing heard from the peer for {silent_for / 1000:.1f} s", silent_for)
             return
         unconfirmed = not self.established and self._establish_ms
         if unconfirmed and now - self._created >= self._establish_ms:
-            self._die("the peer never confirmed the session (one datagram, then silence)")
+            self._die(
+                "the peer never confirmed the session (one datagram, then silence)", silent_for
+            )
             return
         if waiting or kcp.has_output():
             self._wake(now + max(delay, 1))
@@ -628,6 +646,8 @@ class Session:
             return
         self._kcp.flush(now & 0xFFFFFFFF)
         self.error = SessionClosedError("the peer started a new conversation from its address")
+        if self._trace is not None:
+            self._trace(REPLACED, {"conv": self.conv, "now": now})
         self._end(SessionReplaced(self.error))
 
     def abort(self, error: KCPError) -> None:
@@ -637,8 +657,10 @@ class Session:
         self.error = error
         self._end(SessionClosed(error))
 
-    def _die(self, reason: str) -> None:
+    def _die(self, reason: str, silent_ms: int) -> None:
         self.error = PeerGoneError(reason)
+        if self._trace is not None:
+            self._trace(LIVENESS_EXPIRED, {"silent_ms": silent_ms, "reason": reason})
         self._end(PeerGone(self.error))
 
     def _end(self, event: SessionClosed) -> None:

@@ -37,6 +37,7 @@ from pykcp.core.errors import ConfigError
 from pykcp.tools.bench import add_bench_arguments, run_bench_command
 from pykcp.tools.demo import add_demo_arguments, run_demo_command
 from pykcp.tools.relay import LossyRelay
+from pykcp.tools.tracefile import TraceFile
 from pykcp.tools.workload import run_client, serve_session
 from pykcp.tunnel import cli as tunnel_cli
 
@@ -76,6 +77,15 @@ def _non_negative(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
     return value
+
+
+def _add_trace_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--trace",
+        metavar="FILE",
+        help="write every session's trace events (segments sent, retransmitted, acknowledged, "
+        "RTO changes, FEC recoveries, liveness) to FILE as JSON lines",
+    )
 
 
 def _add_session_flags(parser: argparse.ArgumentParser) -> None:
@@ -208,8 +218,11 @@ async def _serve(args: argparse.Namespace, config: Config | None) -> int:
             return 1
         print("METRICS", _format_hostport(metrics.address), flush=True)
     tasks: set[asyncio.Task[int]] = set()
+    trace = TraceFile(args.trace) if args.trace else None
 
     async def handle(session: KCPSession) -> int:
+        if trace is not None:
+            trace.attach(session)
         async with session:
             return await serve_session(session, args.workload)
 
@@ -235,6 +248,8 @@ async def _serve(args: argparse.Namespace, config: Config | None) -> int:
             metrics.close()
         if not listener.closed:
             listener.close()
+        if trace is not None:
+            trace.close()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
 
@@ -243,6 +258,9 @@ async def _client(args: argparse.Namespace, config: Config) -> dict[str, Any]:
 
     loop = asyncio.get_running_loop()
     session = await dial(args.remote, config)
+    trace = TraceFile(args.trace) if args.trace else None
+    if trace is not None:
+        trace.attach(session)
     try:
         session.set_deadline(loop.time() + args.timeout)
         result = await run_client(
@@ -260,10 +278,14 @@ async def _client(args: argparse.Namespace, config: Config) -> dict[str, Any]:
             fec_recovered=stats.fec_recovered,
             stats=stats.as_dict(),
         )
+        if trace is not None:
+            out["trace_events"] = trace.events
         return out
     finally:
         if not session.closed:
             session.close()
+        if trace is not None:
+            trace.close()
 
 
 def _cmd_serve(args: argparse.Namespace, config: Config | None) -> int:
@@ -382,6 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
         "prints 'METRICS HOST:PORT' once bound",
     )
     _add_session_flags(serve)
+    _add_trace_flag(serve)
     serve.set_defaults(func=_cmd_serve, needs_config=True)
 
     client = sub.add_parser(
@@ -416,6 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="give up after this many seconds (120)",
     )
     _add_session_flags(client)
+    _add_trace_flag(client)
     client.set_defaults(func=_cmd_client, needs_config=True)
 
     demo = sub.add_parser(
