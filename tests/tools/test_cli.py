@@ -366,14 +366,20 @@ def test_tunnel_is_mounted_under_pykcp_tunnel(capsys: pytest.CaptureFixture[str]
 def test_version_says_which_implementation_runs() -> None:
     import pykcp
 
-    for no_extensions in ("", "1"):
+    def run(*args: str, no_extensions: str) -> str:
         env = {**ENV, "PYKCP_NO_EXTENSIONS": no_extensions}
-        out = subprocess.run(
-            [sys.executable, "-m", "pykcp", "--version"],
-            capture_output=True, text=True, timeout=30, env=env, check=True,
+        return subprocess.run(
+            [sys.executable, *args], capture_output=True, text=True, timeout=30, env=env,
+            check=True,
         ).stdout.strip()  # fmt: skip
-        expected = "python" if no_extensions else pykcp.implementation
-        assert out == f"pykcp {pykcp.__version__} ({expected})"
+
+    for no_extensions in ("", "1"):
+        running = run(
+            "-c", "import pykcp; print(pykcp.implementation)", no_extensions=no_extensions
+        )
+        assert running == "python" or (running == "compiled" and not no_extensions)
+        version = run("-m", "pykcp", "--version", no_extensions=no_extensions)
+        assert version == f"pykcp {pykcp.__version__} ({running})"
 
 
 def test_trace_writes_json_lines_on_both_ends(tmp_path: Path) -> None:
