@@ -536,6 +536,7 @@ def test_rate_limit_paces_what_leaves() -> None:
     elapsed = (link.now - start) / 1000
     wire = sum(link.sizes)  # both directions; ACKs are a small part
     assert bytes(received) == payload
+    assert link.client.snmp.RetransSegs == 0  # nothing waited long enough to look lost
     # The whole transfer cannot beat the rate (plus one burst), nor lag far behind it.
     assert (wire - RATE_BURST) / rate * 0.9 <= elapsed <= wire / rate * 1.3
 

@@ -109,11 +109,11 @@ def test_sink_with_ratelimit_takes_the_paced_time() -> None:
 
     The data side sends 8 MB of payload in 1350-byte datagrams of which 20 + 24 bytes are
     headers, i.e. about 8.27 MB at 4 MB/s: 2.07 s, less the 96 kB burst. FEC is off because
-    its parity would count against the limit too (10/3 makes it 2.7 s), and the send window
-    is 256: with 1024 segments in flight, KCP's retransmission timer fires for segments
-    still queued behind the limiter and the spurious copies eat the budget (2.75 s).
+    its parity would count against the limit too (10/3 makes it 2.7 s). The send window is
+    1024: KCP is held back while datagrams wait for tokens, so none is retransmitted for
+    having waited (before that, 2045 spurious copies ate the budget: 2.75 s).
     """
-    flags = ("--ratelimit", "4000000", "--datashard", "0", "--parityshard", "0", "--sndwnd", "256")
+    flags = ("--ratelimit", "4000000", "--datashard", "0", "--parityshard", "0", "--sndwnd", "1024")
     with serving("--workload", "sink", *flags) as (port, _):
         started = time.monotonic()
         code, out = run_client(
@@ -124,6 +124,7 @@ def test_sink_with_ratelimit_takes_the_paced_time() -> None:
     assert out["bytes"] == 8000000
     assert 1.6 <= out["seconds"] <= 2.6, out
     assert out["seconds"] <= elapsed < 30
+    assert out["retrans"] == 0, out
 
 
 @pytest.mark.parametrize(

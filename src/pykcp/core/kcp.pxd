@@ -29,7 +29,7 @@ cdef class KCP:
     cdef public i64 rx_srtt, rx_rttvar, rx_rto, rx_minrto, snd_wnd, rcv_wnd, rmt_wnd
     cdef public i64 cwnd, incr, probe, ts_probe, probe_wait, interval, ts_flush
     cdef public i64 nodelay_mode, dead_link, fastresend, nocwnd, fragment_limit, reserve
-    cdef public bint updated, stream, ack_nodelay
+    cdef public bint updated, stream, ack_nodelay, hold
     cdef public Snmp snmp
     cdef public object snd_queue, snd_buf, rcv_queue
     cdef public dict rcv_buf

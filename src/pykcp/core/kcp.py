@@ -148,6 +148,7 @@ class KCP:
         "dead_link",
         "fastresend",
         "fragment_limit",
+        "hold",
         "incr",
         "interval",
         "mss",
@@ -219,6 +220,10 @@ class KCP:
         self.rcv_buf: dict[int, tuple[int, bytes]] = {}  # sn -> (frg, payload), out of order
         self.acklist: list[tuple[int, int]] = []  # (sn, ts) in arrival order
         self._output: list[bytearray] = []
+        self.hold = False
+        """While set, every flush is ACK-only: the layer below is still holding earlier output
+        (a rate limit), and data handed over now would only wait there, its retransmission
+        timer running."""
         self.trace: Tracer | None = None
         """Called with every trace event (see :mod:`pykcp.core.trace`); None: no tracing,
         which costs one comparison where an event would be."""
@@ -702,6 +707,8 @@ class KCP:
         the window, but no data segment is (re)transmitted.
         """
         now &= _M32
+        if self.hold:
+            ack_only = True
         conv = self.conv
         mtu = self.mtu
         pack = HEADER.pack

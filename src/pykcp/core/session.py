@@ -548,10 +548,15 @@ class Session:
         self._sent_bytes += spent
         if rate:
             self._tokens -= spent
+            # Data KCP sent now would only queue behind what waits for tokens, and its
+            # retransmission timer would run meanwhile: hold KCP back until the queue drains.
+            self._kcp.hold = bool(held)
             if held:
                 # Wake when the bucket holds the next datagram.
                 missing = len(held[0]) - self._tokens
                 self._wake(now + max(1, int(missing * 1000 / rate) + 1))
+        elif self._kcp.hold:
+            self._kcp.hold = False
         return out
 
     def set_rate_limit(self, bytes_per_second: int) -> None:
@@ -561,6 +566,8 @@ class Session:
         if bytes_per_second < 0:
             raise ConfigError("the rate limit must not be negative")
         self._rate = bytes_per_second
+        if not bytes_per_second:
+            self._kcp.hold = False
 
     # -- timer -----------------------------------------------------------------------------
 
