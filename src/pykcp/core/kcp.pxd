@@ -55,7 +55,7 @@ cdef class KCP:
     cdef void _move_ready(self)
 
     @cython.locals(end=Py_ssize_t, off=Py_ssize_t, my_conv=i64, prev_una=i64,
-                   want_flush=bint, has_ack=bint, latest_ts=i64, in_segs=i64, error=int,
+                   want_flush=bint, retransmit=bint, has_ack=bint, latest_ts=i64, in_segs=i64, error=int,
                    conv=i64, cmd=i64, frg=i64, wnd=i64, ts=i64, sn=i64, una=i64,
                    length=i64, rcv_nxt=i64, repeat=bint, rtt=i64, snmp=Snmp, rcv_buf=dict,
                    acklist=list, fastacks=list)

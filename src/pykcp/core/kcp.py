@@ -458,6 +458,7 @@ class KCP:
         snmp = self.snmp
         prev_una = self.snd_una
         want_flush = False
+        retransmit = False
         has_ack = False
         latest_ts = 0
         in_segs = 0
@@ -529,7 +530,7 @@ class KCP:
         # Duplicate-ACK counting is deferred to the end of the datagram and done in one pass;
         # nothing in between reads the counters, so the result is kcp-go's per-ACK counting.
         if fastacks and snd_buf and self._count_fastacks(fastacks, now):
-            want_flush = True
+            retransmit = True
         if error:
             return error
         snmp.InSegs += in_segs
@@ -542,7 +543,10 @@ class KCP:
         if not self.nocwnd and (self.snd_una - prev_una - 1) & _M32 < 0x7FFFFFFF:
             self._grow_cwnd()
 
-        if want_flush:
+        # kcp-go flushes when ACKs moved una (the window opened) or a fast retransmit is due.
+        # A flush that could only find nothing to send (no queued data, ACK or probe) is
+        # skipped: the datagrams are the same, and the session's timer still runs.
+        if retransmit or (want_flush and (self.snd_queue or acklist or self.probe)):
             self.flush(now)
         elif len(acklist) >= self.mtu // _OVERHEAD:
             # ACK clocking: on a link faster than the interval, don't sit on a full mtu of ACKs.

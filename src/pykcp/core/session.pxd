@@ -54,12 +54,18 @@ cdef class Session:
     @cython.locals(elapsed=i64, spent=i64, out=list, datagram=bytearray, missing=double)
     cdef list _release(self, i64 now)
 
-    @cython.locals(kcp=KCP, silent_for=i64, keepalive=i64, third=i64, delay=i64, waiting=i64,
+    @cython.locals(kcp=KCP, silent_for=i64, keepalive=i64, delay=i64, waiting=i64,
                    unconfirmed=bint)
     cpdef void handle_timer(self, i64 now)
 
     @cython.locals(delay=i64)
     cdef void _flush(self, i64 now)
+
+    @cython.locals(kcp=KCP, keepalive=i64)
+    cdef void _rearm(self, i64 now, i64 delay)
+
+    @cython.locals(keepalive=i64, third=i64)
+    cdef i64 _probe_interval(self)
 
     cdef void _wake(self, i64 at)
 

@@ -467,11 +467,12 @@ class Session:
             self._started = True
             # ACKs this datagram queued leave within one interval, as in kcp-go (ACK no-delay
             # sent them from inside KCP input already, and KCP flushes by itself when ACKs
-            # open the window).
-            at = now + kcp.interval
-            deadline = self._deadline
-            if deadline is None or at < deadline:
-                self._deadline = at
+            # open the window). A datagram that left nothing to answer (an ACK) needs no timer.
+            if kcp.acklist or kcp.probe or kcp.has_output():
+                at = now + kcp.interval
+                deadline = self._deadline
+                if deadline is None or at < deadline:
+                    self._deadline = at
             if not self._read_signalled and kcp.peeksize() >= 0:
                 self._read_signalled = True
                 self._events.append(DataReadable())
@@ -585,12 +586,7 @@ class Session:
             self._kcp.flush(now & 0xFFFFFFFF)
             return
         silent_for = now - self.last_heard
-        keepalive = self._keepalive_ms
-        if not self.established and self._establish_ms:
-            # An unconfirmed session asks its peer for a sign of life before it gives up on it
-            # (a real peer's KCP answers; a spoofed address cannot).
-            third = max(1, self._establish_ms // 3)
-            keepalive = min(keepalive, third) if keepalive else third
+        keepalive = self._probe_interval()
         if keepalive and now - max(self.last_heard, self._last_probe) >= keepalive:
             kcp.ask_window()  # a WASK: the peer answers WINS, and so is heard from again
             self._last_probe = now
@@ -614,16 +610,7 @@ class Session:
                 "the peer never confirmed the session (one datagram, then silence)", silent_for
             )
             return
-        if waiting or kcp.has_output():
-            self._wake(now + max(delay, 1))
-        else:
-            # Quiescent sessions only wake for liveness checks; I/O re-arms the timer.
-            if self._idle_ms:
-                self._wake(self.last_heard + self._idle_ms)
-            if keepalive:
-                self._wake(max(self.last_heard, self._last_probe) + keepalive)
-            if not self.established and self._establish_ms:
-                self._wake(self._created + self._establish_ms)
+        self._rearm(now, delay)
         if self._write_blocked:
             self._check_writable()
 
@@ -679,7 +666,34 @@ class Session:
 
     def _flush(self, now: int) -> None:
         delay = int(self._kcp.flush(now & 0xFFFFFFFF))
-        self._wake(now + max(delay, 1))
+        self._deadline = None
+        self._rearm(now, delay)
+
+    def _rearm(self, now: int, delay: int) -> None:
+        """After a full flush: the deadline the session's state asks for, and no other (a
+        flush sends pending ACKs and probes, so an earlier ACK-delay wake-up is moot)."""
+        kcp = self._kcp
+        if kcp.waitsnd() or kcp.has_output() or kcp.acklist or kcp.probe:
+            self._wake(now + max(delay, 1))
+        elif self._started:
+            # Quiescent sessions only wake for liveness checks; I/O re-arms the timer.
+            if self._idle_ms:
+                self._wake(self.last_heard + self._idle_ms)
+            if not self.established and self._establish_ms:
+                self._wake(self._created + self._establish_ms)
+            keepalive = self._probe_interval()
+            if keepalive:
+                self._wake(max(self.last_heard, self._last_probe) + keepalive)
+
+    def _probe_interval(self) -> int:
+        """Milliseconds of silence before a WASK probe (0: never)."""
+        keepalive = self._keepalive_ms
+        if not self.established and self._establish_ms:
+            # An unconfirmed session asks its peer for a sign of life before it gives up on it
+            # (a real peer's KCP answers; a spoofed address cannot).
+            third = max(1, self._establish_ms // 3)
+            keepalive = min(keepalive, third) if keepalive else third
+        return keepalive
 
     def _wake(self, at: int) -> None:
         deadline = self._deadline
