@@ -32,6 +32,8 @@ COMPILED = [
     "pykcp/core/listener",
     "pykcp/core/crypt/pure",
 ]
+# C files a compiled module links (through the C inlines of a .pxd it cimports).
+C_HELPERS = {"pykcp/core/packet": ["src/pykcp/core/crc32.c"]}
 # C extensions written as .pyx (thin typed wrappers over a C kernel; no pure twin needed,
 # the modules above fall back to pure Python when these are absent).
 KERNELS = {"pykcp/core/_gf256": ["src/pykcp/core/_gf256.pyx", "src/pykcp/core/gf256.c"]}
@@ -69,7 +71,12 @@ def _extensions() -> list[Any]:
     # Cython's C is mostly calls into the CPython API: -O1 runs as fast and compiles in half
     # the time of -O2. The kernel's loops get -O2 (its SIMD paths are chosen at run time).
     modules = [
-        Extension(path.replace("/", "."), [f"src/{path}.py"], extra_compile_args=["-O1"])
+        Extension(
+            path.replace("/", "."),
+            [f"src/{path}.py", *C_HELPERS.get(path, [])],
+            include_dirs=["src/pykcp/core"],
+            extra_compile_args=["-O1"],
+        )
         for path in COMPILED
     ]
     modules += [

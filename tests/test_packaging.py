@@ -87,7 +87,8 @@ def test_version_has_one_source(dist: Path) -> None:
         metadata = archive.read(f"pykcp-{pykcp.__version__}.dist-info/METADATA").decode()
         names = set(archive.namelist())
     assert not any(name.endswith((".so", ".html")) for name in names)
-    assert [name for name in names if name.endswith(".c")] == ["pykcp/core/gf256.c"]
+    c_files = sorted(name for name in names if name.endswith(".c"))
+    assert c_files == ["pykcp/core/crc32.c", "pykcp/core/gf256.c"]  # kernels, not Cython's
     assert f"\nVersion: {pykcp.__version__}\n" in metadata
     assert "pykcp/py.typed" in names
     assert "Provides-Extra: metrics" in metadata and "Provides-Extra: plot" in metadata
@@ -114,6 +115,9 @@ def test_sdist_carries_docs_tests_and_changelog(dist: Path) -> None:
         "build_backend/pykcp_build.py",
         "src/pykcp/core/kcp.pxd",
         "src/pykcp/core/gf256.c",
+        "src/pykcp/core/crc32.c",
+        "src/pykcp/core/crc32.h",
+        "src/pykcp/core/_bytes.pxd",
         "src/pykcp/core/_gf256.pyx",
     ):
         assert needed in names, needed

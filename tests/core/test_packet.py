@@ -109,6 +109,17 @@ def test_cfb_layout_is_nonce_crc_payload() -> None:
     assert codec.seal(payload)[:16] != datagram[:16]  # fresh nonce
 
 
+def test_checksum_matches_zlib_at_every_length() -> None:
+    # The compiled build computes the CRC in C (carry-less folding over 64-byte blocks, then
+    # slicing by 8, then byte by byte): every length around those step sizes must agree.
+    codec = _codec("none")
+    for size in [*range(0, 300), 511, 512, 513, 1023, 1024, 1025, 1400, 1479]:
+        payload = os.urandom(size)
+        datagram = codec.seal(payload)
+        assert datagram[16:20] == zlib.crc32(payload).to_bytes(4, "little"), size
+        assert codec.open(datagram) == payload
+
+
 def test_aead_layout_matches_cryptography() -> None:
     codec = _codec("aes-128-gcm")
     key = MASTER[:16]

@@ -15,22 +15,27 @@ counting; pykcp counts them so a peer with the wrong crypto settings shows up so
 from __future__ import annotations
 
 import os
-import struct
 import weakref
-import zlib
 from collections import deque
 from collections.abc import Callable
 from functools import partial
 
 from cryptography.exceptions import InvalidTag
 
-from pykcp.core.crypt import AEADCrypt, BlockCrypt, Buffer
+from pykcp.core.crypt import AEADCrypt, BlockCrypt, Buffer, NoneBlockCrypt
 from pykcp.core.snmp import Snmp
+
+try:
+    import cython
+except ImportError:  # Cython is not installed: certainly pure Python
+    from pykcp.core import _nocython as cython
+
+if not cython.compiled:  # (compiled, these are packet.pxd's C inlines)
+    from pykcp.core._bytes import crc32, get_u32, put_u32
 from pykcp.core.wire import AEAD_TAG_SIZE, CFB_HEADER_SIZE, NONCE_SIZE
 
 __all__ = ["CryptoCodec", "NonceSource"]
 
-_CRC = struct.Struct("<I")
 _TAG = AEAD_TAG_SIZE
 _TAG_ROOM = bytes(AEAD_TAG_SIZE)
 
@@ -127,6 +132,7 @@ class CryptoCodec:
         # The cipher again, under the type of its family (None for the other family).
         self._aead: AEADCrypt | None = crypt if isinstance(crypt, AEADCrypt) else None
         self._block: BlockCrypt | None = crypt if isinstance(crypt, BlockCrypt) else None
+        self._identity = isinstance(crypt, NoneBlockCrypt)
 
     @property
     def overhead(self) -> int:
@@ -153,17 +159,19 @@ class CryptoCodec:
             buf[:size] = nonce
             payload_end = len(buf)
             buf += _TAG_ROOM  # (before any view of buf: a viewed bytearray cannot grow)
-            with memoryview(buf) as view:
-                aead.aead.encrypt_into(nonce, view[size:payload_end], None, view[size:])
+            with memoryview(buf) as whole:
+                aead.aead.encrypt_into(nonce, whole[size:payload_end], None, whole[size:])
             return buf
-        view = memoryview(buf)
         if len(nonce) != NONCE_SIZE:
             raise ValueError(f"nonce must be {NONCE_SIZE} bytes")
         block = self._block
         assert block is not None
         buf[:NONCE_SIZE] = nonce
-        _CRC.pack_into(buf, NONCE_SIZE, zlib.crc32(view[CFB_HEADER_SIZE:]))
-        if self._exact:
+        view = memoryview(buf)
+        put_u32(view, NONCE_SIZE, crc32(view[CFB_HEADER_SIZE:]))
+        if self._identity:
+            pass  # "none": nonce and CRC only
+        elif self._exact:
             block.encrypt_into(buf)
         else:
             block.encrypt_nonced_into(buf)
@@ -205,12 +213,12 @@ class CryptoCodec:
             return None
         block = self._block
         assert block is not None
-        block.decrypt_into(view)
-        payload = view[CFB_HEADER_SIZE:]
-        if zlib.crc32(payload) != _CRC.unpack_from(view, NONCE_SIZE)[0]:
+        if not self._identity:
+            block.decrypt_into(view)
+        if crc32(view[CFB_HEADER_SIZE:]) != get_u32(view, NONCE_SIZE):
             self.snmp.InCsumErrors += 1
             return None
-        return payload
+        return view[CFB_HEADER_SIZE:]
 
     def __repr__(self) -> str:
         return f"CryptoCodec({self.crypt!r})"
