@@ -5,11 +5,13 @@ the Go peer's ``wl-serve/wl-client`` built from Debian's kcp-go 5.6.1), one serv
 one client process per run, over UDP on 127.0.0.1:
 
 * workloads: sink and echo (see ``pykcp client --help``);
-* crypto/FEC: {none, no FEC}, {aes, 10/3}, {salsa20, 10/3};
+* crypto/FEC: {none, no FEC}, {aes, 10/3}, {salsa20, 10/3} by default; ``--crypto
+  NAME-10/3`` picks any other kcptun cipher with FEC 10/3 (``--crypto all`` runs them all);
 * kcptun presets fast, fast2, fast3; windows 1024, MTU 1350, 1 MiB writes.
 
 Each cell is the median MB/s (10^6 bytes) of ``--runs`` runs; the last column is
-pykcp<->pykcp divided by kcp-go<->kcp-go.
+pykcp<->pykcp divided by kcp-go<->kcp-go. The pairs take turns (run 1 of every pair, then
+run 2 of every pair...), so a slow minute on a shared machine hits them alike.
 
 Run: ``.venv/bin/python benchmarks/runner.py [--bytes N] [--runs N] [--workload sink] ...``
 """
@@ -27,7 +29,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +38,10 @@ GOPEER_SRC = ROOT / "tests" / "interop" / "gopeer"
 BUILD_DIR = ROOT / ".gobuild"
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
 
-CRYPTOS = {"none": ("none", 0, 0), "aes-10/3": ("aes", 10, 3), "salsa20-10/3": ("salsa20", 10, 3)}
+CIPHERS = ("aes", "aes-128", "aes-192", "salsa20", "blowfish", "twofish", "cast5", "3des", "tea",
+           "xtea", "xor", "sm4")  # fmt: skip
+CRYPTOS = {"none": ("none", 0, 0), **{f"{c}-10/3": (c, 10, 3) for c in CIPHERS}}
+DEFAULT_CRYPTOS = ["none", "aes-10/3", "salsa20-10/3"]
 MODES = ("fast", "fast2", "fast3")
 WORKLOADS = ("sink", "echo")
 # (client, server): "go" or "py"
@@ -95,35 +100,38 @@ def session_flags(crypto: str, mode: str) -> list[str]:
             "--mode", mode, "--sndwnd", "1024", "--rcvwnd", "1024", "--mtu", "1350"]  # fmt: skip
 
 
-def run_pair(
-    gopeer: Path, pair: str, workload: str, crypto: str, mode: str, total: int, size: int,
-    runs: int, timeout: float,
-) -> list[float | None]:  # fmt: skip
-    """MB/s of each run (None for a failed run)."""
-    client_impl, server_impl = PAIRS[pair]
+def run_cell(
+    gopeer: Path, pairs: list[str], workload: str, crypto: str, mode: str, total: int,
+    size: int, runs: int, timeout: float,
+) -> dict[str, list[float | None]]:  # fmt: skip
+    """MB/s of each run of each pair (None for a failed run), the pairs taking turns."""
     flags = session_flags(crypto, mode)
-    results: list[float | None] = []
-    with server(
-        [*_command(server_impl, "server", gopeer), "--listen", "127.0.0.1:0", "--workload",
-         workload, *flags]
-    ) as address:  # fmt: skip
+    results: dict[str, list[float | None]] = {pair: [] for pair in pairs}
+    with ExitStack() as stack:
+        addresses = {}
+        for pair in pairs:
+            argv = [*_command(PAIRS[pair][1], "server", gopeer), "--listen", "127.0.0.1:0",
+                    "--workload", workload, *flags]  # fmt: skip
+            addresses[pair] = stack.enter_context(server(argv))
         for _ in range(runs):
-            argv = [*_command(client_impl, "client", gopeer), "--remote", address, "--workload",
-                    workload, "--bytes", str(total), "--size", str(size), "--timeout",
-                    str(timeout), *flags]  # fmt: skip
-            try:
-                proc = subprocess.run(
-                    argv, capture_output=True, text=True, timeout=timeout + 30, env=ENV
-                )
-                out: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-            except (subprocess.TimeoutExpired, IndexError, json.JSONDecodeError) as exc:
-                out = {"ok": False, "error": repr(exc)}
-            if out.get("ok"):
-                results.append(float(out["MBps"]))
-            else:
-                print(f"    failed: {pair} {workload} {crypto} {mode}: {out}", file=sys.stderr)
-                results.append(None)
+            for pair in pairs:
+                argv = [*_command(PAIRS[pair][0], "client", gopeer), "--remote",
+                        addresses[pair], "--workload", workload, "--bytes", str(total),
+                        "--size", str(size), "--timeout", str(timeout), *flags]  # fmt: skip
+                results[pair].append(_one_run(argv, timeout, f"{pair} {workload} {crypto} {mode}"))
     return results
+
+
+def _one_run(argv: list[str], timeout: float, label: str) -> float | None:
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout + 30, env=ENV)
+        out: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (subprocess.TimeoutExpired, IndexError, json.JSONDecodeError) as exc:
+        out = {"ok": False, "error": repr(exc)}
+    if out.get("ok"):
+        return float(out["MBps"])
+    print(f"    failed: {label}: {out}", file=sys.stderr)
+    return None
 
 
 def median(values: list[float | None]) -> float | None:
@@ -149,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=1 << 20, help="bytes per write (1 MiB)")
     parser.add_argument("--runs", type=int, default=3, help="runs per cell (3)")
     parser.add_argument("--workload", action="append", choices=WORKLOADS)
-    parser.add_argument("--crypto", action="append", choices=list(CRYPTOS))
+    parser.add_argument("--crypto", action="append", choices=[*CRYPTOS, "all"])
     parser.add_argument("--mode", action="append", choices=MODES)
     parser.add_argument("--pair", action="append", choices=list(PAIRS))
     parser.add_argument("--timeout", type=float, default=300, help="seconds per run (300)")
@@ -168,15 +176,18 @@ def main(argv: list[str] | None = None) -> int:
     print(header, flush=True)
     record: list[dict[str, Any]] = []
     started = time.monotonic()
+    cryptos = args.crypto or DEFAULT_CRYPTOS
+    if "all" in cryptos:
+        cryptos = list(CRYPTOS)
     for workload in args.workload or WORKLOADS:
-        for crypto in args.crypto or list(CRYPTOS):
+        for crypto in cryptos:
             for mode in args.mode or MODES:
+                cell = run_cell(
+                    gopeer, pairs, workload, crypto, mode, args.bytes, args.size, args.runs,
+                    args.timeout,
+                )  # fmt: skip
                 medians: dict[str, float | None] = {}
-                for pair in pairs:
-                    values = run_pair(
-                        gopeer, pair, workload, crypto, mode, args.bytes, args.size, args.runs,
-                        args.timeout,
-                    )  # fmt: skip
+                for pair, values in cell.items():
                     medians[pair] = median(values)
                     record.append({"workload": workload, "crypto": crypto, "mode": mode,
                                    "pair": pair, "MBps": values})  # fmt: skip

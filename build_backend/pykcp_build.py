@@ -30,13 +30,18 @@ COMPILED = [
     "pykcp/core/packet",
     "pykcp/core/session",
     "pykcp/core/listener",
-    "pykcp/core/crypt/pure",
 ]
 # C files a compiled module links (through the C inlines of a .pxd it cimports).
 C_HELPERS = {"pykcp/core/packet": ["src/pykcp/core/crc32.c"]}
 # C extensions written as .pyx (thin typed wrappers over a C kernel; no pure twin needed,
 # the modules above fall back to pure Python when these are absent).
-KERNELS = {"pykcp/core/_gf256": ["src/pykcp/core/_gf256.pyx", "src/pykcp/core/gf256.c"]}
+KERNELS = {
+    "pykcp/core/_gf256": ["src/pykcp/core/_gf256.pyx", "src/pykcp/core/gf256.c"],
+    "pykcp/core/crypt/_legacy": [
+        "src/pykcp/core/crypt/_legacy.pyx",
+        "src/pykcp/core/crypt/legacy.c",
+    ],
+}
 
 DIRECTIVES = {
     "language_level": 3,

@@ -88,7 +88,8 @@ def test_version_has_one_source(dist: Path) -> None:
         names = set(archive.namelist())
     assert not any(name.endswith((".so", ".html")) for name in names)
     c_files = sorted(name for name in names if name.endswith(".c"))
-    assert c_files == ["pykcp/core/crc32.c", "pykcp/core/gf256.c"]  # kernels, not Cython's
+    kernels = ["pykcp/core/crc32.c", "pykcp/core/crypt/legacy.c", "pykcp/core/gf256.c"]
+    assert c_files == kernels  # the C kernels, not what Cython generates
     assert f"\nVersion: {pykcp.__version__}\n" in metadata
     assert "pykcp/py.typed" in names
     assert "Provides-Extra: metrics" in metadata and "Provides-Extra: plot" in metadata
@@ -119,6 +120,9 @@ def test_sdist_carries_docs_tests_and_changelog(dist: Path) -> None:
         "src/pykcp/core/crc32.h",
         "src/pykcp/core/_bytes.pxd",
         "src/pykcp/core/_gf256.pyx",
+        "src/pykcp/core/crypt/_legacy.pyx",
+        "src/pykcp/core/crypt/legacy.c",
+        "src/pykcp/core/crypt/legacy.h",
     ):
         assert needed in names, needed
     assert not any(name.startswith("docs/_build") for name in names)

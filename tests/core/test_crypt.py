@@ -209,6 +209,34 @@ def test_salsa20_direct_c_path_equals_public_api(length: int) -> None:
     assert public.decrypt(fast.encrypt(data)) == data
 
 
+@pytest.mark.parametrize("cls", [TEABlockCrypt, XTEABlockCrypt, TwofishBlockCrypt])
+@pytest.mark.parametrize("length", [0, 1, 7, 8, 9, 15, 16, 17, 64, 100, 1351, 1500])
+def test_legacy_c_kernel_equals_the_python_blocks(cls: Any, length: int) -> None:
+    import pykcp
+
+    fast, python = cls(MASTER[:16]), cls(MASTER[:16], accelerated=False)
+    # A compiled install must run these ciphers in C (a missing kernel is a slow regression).
+    assert fast.accelerated == (pykcp.implementation == "compiled")
+    assert not python.accelerated
+    data = os.urandom(length)
+    sealed = fast.encrypt(data)
+    assert sealed == python.encrypt(data)
+    assert fast.decrypt(sealed) == python.decrypt(sealed) == data
+    in_place = bytearray(data)
+    fast.encrypt_nonced_into(in_place)
+    fast.decrypt_into(memoryview(in_place))
+    assert in_place == data
+
+
+def test_twofish_kernel_takes_every_key_size() -> None:
+    data = os.urandom(100)
+    for size in (16, 24, 32):
+        key = MASTER[:size]
+        assert TwofishBlockCrypt(key).encrypt(data) == TwofishBlockCrypt(
+            key, accelerated=False
+        ).encrypt(data)
+
+
 def test_salsa20_short_inputs_pass_through() -> None:
     crypt = Salsa20BlockCrypt(MASTER)
     for n in range(9):
