@@ -1,12 +1,15 @@
 """Scale benchmark: thousands of concurrent sessions on one listener.
 
     .venv/bin/python benchmarks/bench_scale.py [--sessions 5000] [--runs 3] [--clients 1] [--quick]
+        [--mode fast2] [--crypt aes --fec 10/3] [--server listen|stream|go|both]
 
-An echo server (``pykcp.listen`` + one task per accepted session, or ``pykcp.start_server``
-with ``--server stream``) runs in its own process; the clients run in ``--clients`` other
-processes (one ``pykcp.dial`` each, so one UDP socket each -- a socket passed to ``dial(sock=)``
-serves one session, its reader is the session's -- all on one event loop per process; the
-client raises RLIMIT_NOFILE itself). Every run measures:
+An echo server (``pykcp.listen`` + one task per accepted session, ``pykcp.start_server`` with
+``--server stream``, or kcp-go 5.6.1's with ``--server go``: the Go peer's ``wl-serve``, one
+goroutine per session, built like ``runner.py``'s; ``--server both`` alternates pykcp's
+``listen`` and kcp-go's run by run and prints their CPU ratio) runs in its own process; the
+clients run in ``--clients`` other processes (one ``pykcp.dial`` each, so one UDP socket
+each -- a socket passed to ``dial(sock=)`` serves one session, its reader is the session's --
+all on one event loop per process; the client raises RLIMIT_NOFILE itself). Every run measures:
 
 * idle: after each session has exchanged one 64-byte message, the server's CPU time per wall
   second (from ``/proc/<pid>/stat``; 100 % = one core) over a quiet window;
@@ -18,8 +21,10 @@ client raises RLIMIT_NOFILE itself). Every run measures:
   and the server's CPU share under that load is reported too.
 
 Config: ``Config.preset("fast")`` (kcptun's default mode: nodelay 0, interval 30 ms, resend 2,
-nc 1), message mode, no crypto, no FEC: what ``pykcp.dial``/``listen`` users get with the
-kcptun default timing. ``--crypt aes --fec 10/3`` measures the kcptun-like setup instead.
+nc 1; ``--mode`` picks another preset), message mode, no crypto, no FEC: what
+``pykcp.dial``/``listen`` users get with the kcptun default timing. ``--crypt aes --fec 10/3``
+measures the kcptun-like setup instead. The server's ``max_sessions`` is raised to the
+session count (its default, 4096, is a bound against floods, not a capacity limit).
 
 The machine's load average is printed: other processes on a 2-core box inflate the latency
 (the server, the client and the kernel share two cores).
@@ -35,6 +40,7 @@ import os
 import resource
 import statistics
 import struct
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -42,6 +48,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # runner.build_gopeer
 
 import pykcp
 from pykcp import Config
@@ -52,15 +59,40 @@ MESSAGE_SIZE = 64
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def default_config(crypt: str | None = None, fec: tuple[int, int] = (0, 0)) -> Config:
+def default_config(
+    crypt: str | None = None, fec: tuple[int, int] = (0, 0), mode: str = "fast", sessions: int = 0
+) -> Config:
     """kcptun's default timing ("fast"); optional crypto (password "bench") and FEC."""
     return Config.preset(
-        "fast",
+        mode,
         crypt=crypt,
         key="bench" if crypt else None,
         data_shards=fec[0],
         parity_shards=fec[1],
+        max_sessions=max(4096, sessions),
     )
+
+
+def _go_server(config: Config) -> tuple[subprocess.Popen[str], int]:
+    """kcp-go's echo server with *config*'s settings; the process and its port."""
+    from runner import build_gopeer
+
+    assert config.mode is not None
+    argv = [str(build_gopeer()), "wl-serve", "-listen", "127.0.0.1:0", "-workload", "echo",
+            "-idle", "0", "-buf", "4096", "-mode", config.mode, "-sndwnd", str(config.sndwnd),
+            "-rcvwnd", str(config.rcvwnd), "-mtu", str(config.mtu), "-datashard",
+            str(config.data_shards), "-parityshard", str(config.parity_shards)]  # fmt: skip
+    if isinstance(config.crypt, str):
+        argv += ["-crypt", config.crypt, "-key", "bench"]
+    else:
+        argv += ["-crypt", "null"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line.startswith("LISTEN "):
+        proc.kill()
+        raise RuntimeError(f"kcp-go server did not start: {line!r}")
+    return proc, int(line.split()[1].rsplit(":", 1)[1])
 
 
 # -- process probes --------------------------------------------------------------------------
@@ -326,9 +358,14 @@ def scale_run(
     config = config or default_config()
     context = multiprocessing.get_context("spawn")
     server_pipe, server_end = context.Pipe()
-    server = context.Process(
-        target=_server_process, args=(config, server_api, server_end), daemon=True
-    )
+    go = server_api == "go"
+    server: Any
+    if go:
+        server, port = _go_server(config)
+    else:
+        server = context.Process(
+            target=_server_process, args=(config, server_api, server_end), daemon=True
+        )
     clients = []
     client_pipes = []
     for _ in range(client_processes):
@@ -338,7 +375,8 @@ def scale_run(
     shares = [sessions // client_processes] * client_processes
     shares[0] += sessions - sum(shares)
     offsets = [sum(shares[:i]) for i in range(client_processes)]
-    server.start()
+    if not go:
+        server.start()
     for client in clients:
         client.start()
 
@@ -349,11 +387,13 @@ def scale_run(
         return sum(process_cpu_seconds(p.pid) for p in processes)
 
     try:
-        if not server_pipe.poll(30):
-            raise RuntimeError("server process did not start")
-        port = server_pipe.recv()
+        if not go:
+            if not server_pipe.poll(30):
+                raise RuntimeError("server process did not start")
+            port = server_pipe.recv()
         time.sleep(1.0)
-        _request(server_pipe, "gc", 30)
+        if not go:
+            _request(server_pipe, "gc", 30)
         rss_before = process_rss_bytes(server_pid)
 
         failures = 0
@@ -366,9 +406,10 @@ def scale_run(
             failures += pipe.recv()[0]
         connect_seconds = time.perf_counter() - connect_started
         time.sleep(2.0)  # the last ACKs go out; then nothing is due
-        accepted = _request(server_pipe, "gc", 30)
-        if accepted != sessions:
-            raise RuntimeError(f"server accepted {accepted} of {sessions} sessions")
+        if not go:  # (kcp-go's server cannot be asked; the clients' echoes show it served)
+            accepted = _request(server_pipe, "gc", 30)
+            if accepted != sessions:
+                raise RuntimeError(f"server accepted {accepted} of {sessions} sessions")
         rss_with = process_rss_bytes(server_pid)
 
         cpu = cpu_of([server])
@@ -395,8 +436,11 @@ def scale_run(
 
         for pipe in client_pipes:
             pipe.send(("close",))
-        server_pipe.send("stop")
-        server_pipe.poll(10)
+        if go:
+            server.terminate()
+        else:
+            server_pipe.send("stop")
+            server_pipe.poll(10)
         latencies = [s * 1000 for outcome in outcomes for s in outcome["latencies"]]
         return ScaleResult(
             sessions=sessions,
@@ -413,11 +457,14 @@ def scale_run(
             load_average=load_average,
         )
     finally:
-        for process in [*clients, server]:
+        for process in clients if go else [*clients, server]:
             process.join(10)
             if process.is_alive():
                 process.kill()
                 process.join(5)
+        if go:
+            server.kill()
+            server.wait(5)
 
 
 # -- table -------------------------------------------------------------------------------------
@@ -429,8 +476,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--idle", type=float, default=10.0, help="idle window, seconds")
     parser.add_argument("--load", type=float, default=25.0, help="load window, seconds")
-    parser.add_argument("--server", choices=("listen", "stream"), default="listen")
+    parser.add_argument("--server", choices=("listen", "stream", "go", "both"), default="listen")
     parser.add_argument("--clients", type=int, default=1, help="client processes")
+    parser.add_argument("--mode", default="fast", help="kcptun preset (default fast)")
     parser.add_argument("--crypt", default=None, help="kcptun cipher name (default none)")
     parser.add_argument("--fec", default="0/0", help="data/parity shards, e.g. 10/3")
     parser.add_argument("--quick", action="store_true", help="500 sessions, 1 run, short")
@@ -438,70 +486,66 @@ def main() -> None:
     if args.quick:
         args.sessions, args.runs, args.idle, args.load = 500, 1, 3.0, 5.0
     data, parity = (int(x) for x in args.fec.split("/"))
-    config = default_config(args.crypt, (data, parity))
+    config = default_config(args.crypt, (data, parity), args.mode, args.sessions)
+    servers = ["listen", "go"] if args.server == "both" else [args.server]
 
     print(
-        f"{args.sessions} sessions, mode fast, crypt {args.crypt or 'none'}, FEC {data}/{parity},"
-        f" server {args.server}, {args.clients} client process(es); {args.runs} run(s);"
-        f" load average before"
+        f"{args.sessions} sessions, mode {args.mode}, crypt {args.crypt or 'none'},"
+        f" FEC {data}/{parity}, server {' and '.join(servers)}, {args.clients} client"
+        f" process(es); {args.runs} run(s); load average before"
         f" {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
         flush=True,
     )
-    results = []
+    results: dict[str, list[ScaleResult]] = {name: [] for name in servers}
     for number in range(1, args.runs + 1):
-        result = scale_run(
-            args.sessions,
-            config=config,
-            idle_window=args.idle,
-            load_seconds=args.load,
-            server_api=args.server,
-            client_processes=args.clients,
-        )
-        results.append(result)
-        print(
-            f"  run {number}: connect {result.connect_seconds:.1f} s"
-            f" ({result.connect_failures} failed); idle CPU server"
-            f" {result.idle_server_cpu * 100:.2f} % client {result.idle_client_cpu * 100:.2f} %;"
-            f" {result.bytes_per_session / 1024:.1f} KiB/session; load: {result.messages} echoes"
-            f" ({result.lost} lost) p50 {result.percentile(0.5):.1f} ms"
-            f" p99 {result.percentile(0.99):.1f} ms max {max(result.latencies_ms):.1f} ms,"
-            f" CPU server {result.load_server_cpu * 100:.0f} %"
-            f" client {result.load_client_cpu * 100:.0f} %; load average"
-            f" {' '.join(f'{x:.2f}' for x in result.load_average)}",
-            flush=True,
-        )
+        for name in servers:  # the servers take turns, run by run
+            result = scale_run(
+                args.sessions,
+                config=config,
+                idle_window=args.idle,
+                load_seconds=args.load,
+                server_api=name,
+                client_processes=args.clients,
+            )
+            results[name].append(result)
+            print(
+                f"  run {number} {name}: connect {result.connect_seconds:.1f} s"
+                f" ({result.connect_failures} failed); idle CPU server"
+                f" {result.idle_server_cpu * 100:.2f} % client"
+                f" {result.idle_client_cpu * 100:.2f} %;"
+                f" {result.bytes_per_session / 1024:.1f} KiB/session; load: {result.messages}"
+                f" echoes ({result.lost} lost) p50 {result.percentile(0.5):.1f} ms"
+                f" p99 {result.percentile(0.99):.1f} ms max {max(result.latencies_ms):.1f} ms,"
+                f" CPU server {result.load_server_cpu * 100:.0f} %"
+                f" client {result.load_client_cpu * 100:.0f} %; load average"
+                f" {' '.join(f'{x:.2f}' for x in result.load_average)}",
+                flush=True,
+            )
 
-    def median(values: list[float]) -> float:
-        return statistics.median(values)
-
-    rows = [
-        (
-            "idle server CPU (% of a core)",
-            "< 5",
-            median([r.idle_server_cpu * 100 for r in results]),
-        ),
-        (
-            "server memory per session (KiB)",
-            "< 16",
-            median([r.bytes_per_session / 1024 for r in results]),
-        ),
-        ("echo p50 (ms), 1 msg/s/session", "", median([r.percentile(0.5) for r in results])),
-        ("echo p99 (ms)", "< 100", median([r.percentile(0.99) for r in results])),
-        ("echo max (ms)", "", median([max(r.latencies_ms) for r in results])),
-        (
-            "server CPU under load (% of a core)",
-            "",
-            median([r.load_server_cpu * 100 for r in results]),
-        ),
-        (
-            "client CPU under load (% of a core)",
-            "",
-            median([r.load_client_cpu * 100 for r in results]),
-        ),
+    rows: list[tuple[str, Any]] = [
+        ("idle server CPU (% of a core)", lambda r: r.idle_server_cpu * 100),
+        ("server memory per session (KiB)", lambda r: r.bytes_per_session / 1024),
+        ("echo p50 (ms), 1 msg/s/session", lambda r: r.percentile(0.5)),
+        ("echo p99 (ms)", lambda r: r.percentile(0.99)),
+        ("echo max (ms)", lambda r: max(r.latencies_ms)),
+        ("echoes lost", lambda r: r.lost),
+        ("server CPU under load (% of a core)", lambda r: r.load_server_cpu * 100),
+        ("client CPU under load (% of a core)", lambda r: r.load_client_cpu * 100),
     ]
-    print(f"\n{'median of ' + str(len(results)) + ' run(s)':<40} {'target':>8} {'value':>10}")
-    for name, target, value in rows:
-        print(f"{name:<40} {target:>8} {value:>10.2f}")
+    names = {"listen": "pykcp", "stream": "pykcp", "go": "kcp-go"}
+    header = f"{'median of ' + str(args.runs) + ' run(s)':<40}"
+    print("\n" + header + "".join(f" {names[n]:>10}" for n in servers))
+    medians: dict[str, dict[str, float]] = {n: {} for n in servers}
+    for label, value in rows:
+        line = f"{label:<40}"
+        for name in servers:
+            medians[name][label] = statistics.median([value(r) for r in results[name]])
+            line += f" {medians[name][label]:>10.2f}"
+        print(line)
+    if args.server == "both":
+        cpu = "server CPU under load (% of a core)"
+        ratio = medians["listen"][cpu] / medians["go"][cpu]
+        print(f"{'pykcp / kcp-go server CPU under load':<40} {ratio:>10.2f}")
 
 
 if __name__ == "__main__":

@@ -117,6 +117,7 @@ func wlServe(args []string) error {
 	listen := fs.String("listen", "0.0.0.0:29900", "HOST:PORT to bind")
 	workload := fs.String("workload", "echo", "echo or sink")
 	idle := fs.Float64("idle", 30, "end a session after this many seconds without data (0: never)")
+	bufsize := fs.Int("buf", 1<<20, "read buffer per session, bytes")
 	f := wlAddFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		os.Exit(2)
@@ -147,7 +148,7 @@ func wlServe(args []string) error {
 				return
 			}
 			f.apply(sess, false)
-			go wlServeSession(sess, *workload, time.Duration(*idle*float64(time.Second)))
+			go wlServeSession(sess, *workload, time.Duration(*idle*float64(time.Second)), *bufsize)
 		}
 	}()
 	stop := make(chan os.Signal, 1)
@@ -156,14 +157,14 @@ func wlServe(args []string) error {
 	return nil
 }
 
-func wlServeSession(sess *kcp.UDPSession, workload string, idle time.Duration) {
+func wlServeSession(sess *kcp.UDPSession, workload string, idle time.Duration, bufsize int) {
 	defer sess.Close()
 	deadline := func() {
 		if idle > 0 {
 			_ = sess.SetReadDeadline(time.Now().Add(idle))
 		}
 	}
-	buf := make([]byte, 1<<20)
+	buf := make([]byte, bufsize)
 	if workload == "echo" {
 		for {
 			deadline()
