@@ -6,7 +6,8 @@
 #   * the default python3 (.venv): compiled build, the whole suite;
 #   * every other CPython >= 3.11 (.venv-3.X): the whole suite, alternately pure Python
 #     (PYKCP_NO_EXTENSIONS=1, so the pure fallback runs everything too) and compiled; these
-#     are set up while the checks run and tested side by side, each logging to .test-logs/.
+#     are set up in the background while the checks and the main suite run, and each suite
+#     starts as soon as its venv is ready, logging to .test-logs/.
 # Extra arguments go to every pytest run. The run fails if any of them fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,23 +15,47 @@ bash scripts/system-deps.sh
 bash scripts/venv.sh test,docs
 mkdir -p .test-logs
 
-# The other interpreters' venvs, one after the other (their builds share the source tree).
+# The other interpreters, in the background: each venv is set up in turn (their builds share
+# the source tree) and its suite starts as soon as it is ready, so suites and set-up overlap.
 runs=()
 pure=1
 for python in $(bash scripts/pythons.sh --others); do
     version=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
     if [ "$pure" = 1 ]; then variant=python; else variant=compiled; fi
     runs+=("$version $variant $python")
+    rm -f ".test-logs/python-$version.rc"
     pure=$((1 - pure))
 done
-(
+other_suites() {
+    local suites=()
     for run in "${runs[@]}"; do
         read -r version variant python <<<"$run"
         if [ "$variant" = python ]; then export PYKCP_NO_EXTENSIONS=1; else unset PYKCP_NO_EXTENSIONS; fi
-        PYTHON="$python" VENV=".venv-$version" bash scripts/venv.sh test,docs
+        local log=".test-logs/python-$version.log"
+        if ! PYTHON="$python" VENV=".venv-$version" bash scripts/venv.sh test,docs >"$log" 2>&1; then
+            echo "setting up the venv failed" >>"$log"
+            echo 1 >".test-logs/python-$version.rc"
+            continue
+        fi
+        (
+            echo "== Python $version, $(".venv-$version/bin/python" -c 'import pykcp; print(pykcp.implementation)')"
+            status=0
+            ".venv-$version/bin/python" -m pytest -q -p no:cacheprovider "$@" || status=$?
+            echo $status >".test-logs/python-$version.rc"
+        ) >>"$log" 2>&1 &
+        suites+=($!)
     done
-) >.test-logs/setup.log 2>&1 &
-setup=$!
+    [ ${#suites[@]} -eq 0 ] || wait "${suites[@]}"
+}
+other_suites "$@" &
+others=$!
+# If a check below fails, the run stops here: take the background set-up and suites with it.
+kill_tree() {
+    local child
+    for child in $(pgrep -P "$1" 2>/dev/null); do kill_tree "$child"; done
+    kill "$1" 2>/dev/null || true
+}
+trap 'kill_tree $others' EXIT
 
 .venv/bin/ruff check src tests benchmarks build_backend
 .venv/bin/ruff format --check src tests benchmarks build_backend >/dev/null || {
@@ -40,30 +65,14 @@ setup=$!
 }
 .venv/bin/mypy --strict src
 bash scripts/docs.sh
-if ! wait $setup; then
-    echo "setting up the other Pythons failed:" >&2
-    tail -n 40 .test-logs/setup.log >&2
-    exit 1
-fi
-
-# All suites side by side: the main one here, the others in the background.
-pids=()
-for run in "${runs[@]}"; do
-    read -r version variant python <<<"$run"
-    (
-        if [ "$variant" = python ]; then export PYKCP_NO_EXTENSIONS=1; fi
-        echo "== Python $version, $(".venv-$version/bin/python" -c 'import pykcp; print(pykcp.implementation)')"
-        ".venv-$version/bin/python" -m pytest -q -p no:cacheprovider "$@"
-    ) >".test-logs/python-$version.log" 2>&1 &
-    pids+=($!)
-done
 echo "== $(.venv/bin/python -c 'import sys, pykcp; print("Python", sys.version.split()[0] + ",", pykcp.implementation)')" >&2
 status=0
 .venv/bin/python -m pytest "$@" || status=1
-for i in "${!pids[@]}"; do
-    read -r version variant python <<<"${runs[$i]}"
+wait $others || true
+for run in "${runs[@]}"; do
+    read -r version variant python <<<"$run"
     log=".test-logs/python-$version.log"
-    if wait "${pids[$i]}"; then
+    if [ "$(cat ".test-logs/python-$version.rc" 2>/dev/null)" = 0 ]; then
         echo "passed: Python $version ($variant): $(tail -n 1 "$log")" >&2
     else
         echo "FAILED: Python $version ($variant), log in $log:" >&2

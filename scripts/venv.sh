@@ -10,4 +10,4 @@ venv=${VENV:-.venv}
 extras=${1:-}
 spec="."
 [ -n "$extras" ] && spec=".[$extras]"
-"$venv/bin/python" -m pip install -q --disable-pip-version-check -e "$spec"
+"$venv/bin/python" -m pip install -q --disable-pip-version-check --no-compile -e "$spec"
