@@ -5,18 +5,20 @@
 # on every CPython >= 3.11 the machine has:
 #   * the default python3 (.venv): compiled build, the whole suite;
 #   * every other CPython >= 3.11 (.venv-3.X): the whole suite, alternately pure Python
-#     (PYKCP_NO_EXTENSIONS=1, so the pure fallback runs everything too) and compiled; these
-#     are set up in the background while the checks and the main suite run, and each suite
-#     starts as soon as its venv is ready, logging to .test-logs/.
+#     (PYKCP_NO_EXTENSIONS=1, so the pure fallback runs everything too) and compiled; each
+#     suite starts as soon as its venv is ready and runs beside the checks and the main
+#     suite, logging to .test-logs/.
 # Extra arguments go to every pytest run. The run fails if any of them fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/system-deps.sh
-bash scripts/venv.sh test,docs
 mkdir -p .test-logs
 
-# The other interpreters, in the background: each venv is set up in turn (their builds share
-# the source tree) and its suite starts as soon as it is ready, so suites and set-up overlap.
+# The other interpreters. Builds share the source tree, so venvs are set up one at a time:
+# the pure ones first (nothing to compile; their suites start at once and run while the rest
+# is built), then the main venv, then the other compiled ones in the background, each suite
+# starting as soon as its venv is ready. Each logs to .test-logs/python-3.X.log and leaves
+# its exit status in .test-logs/python-3.X.rc.
 runs=()
 pure=1
 for python in $(bash scripts/pythons.sh --others); do
@@ -26,10 +28,12 @@ for python in $(bash scripts/pythons.sh --others); do
     rm -f ".test-logs/python-$version.rc"
     pure=$((1 - pure))
 done
-other_suites() {
-    local suites=()
+set_up_and_start() { # VARIANT [pytest args]: set up its venvs in turn, start each suite
+    local want=$1
+    shift
     for run in "${runs[@]}"; do
         read -r version variant python <<<"$run"
+        [ "$variant" = "$want" ] || continue
         if [ "$variant" = python ]; then export PYKCP_NO_EXTENSIONS=1; else unset PYKCP_NO_EXTENSIONS; fi
         local log=".test-logs/python-$version.log"
         if ! PYTHON="$python" VENV=".venv-$version" bash scripts/venv.sh test,docs >"$log" 2>&1; then
@@ -43,19 +47,23 @@ other_suites() {
             ".venv-$version/bin/python" -m pytest -q -p no:cacheprovider "$@" || status=$?
             echo $status >".test-logs/python-$version.rc"
         ) >>"$log" 2>&1 &
-        suites+=($!)
     done
-    [ ${#suites[@]} -eq 0 ] || wait "${suites[@]}"
+    unset PYKCP_NO_EXTENSIONS
 }
-other_suites "$@" &
-others=$!
-# If a check below fails, the run stops here: take the background set-up and suites with it.
+# If a check below fails, the run stops there: take the background set-up and suites with it.
 kill_tree() {
     local child
     for child in $(pgrep -P "$1" 2>/dev/null); do kill_tree "$child"; done
     kill "$1" 2>/dev/null || true
 }
-trap 'kill_tree $others' EXIT
+trap 'for job in $(jobs -p); do kill_tree "$job"; done' EXIT
+
+set_up_and_start python "$@"
+bash scripts/venv.sh test,docs
+{
+    set_up_and_start compiled "$@"
+    wait
+} &
 
 .venv/bin/ruff check src tests benchmarks build_backend
 .venv/bin/ruff format --check src tests benchmarks build_backend >/dev/null || {
@@ -68,7 +76,7 @@ bash scripts/docs.sh
 echo "== $(.venv/bin/python -c 'import sys, pykcp; print("Python", sys.version.split()[0] + ",", pykcp.implementation)')" >&2
 status=0
 .venv/bin/python -m pytest "$@" || status=1
-wait $others || true
+wait || true  # the other suites
 for run in "${runs[@]}"; do
     read -r version variant python <<<"$run"
     log=".test-logs/python-$version.log"

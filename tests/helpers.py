@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
+import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pykcp.core.errors import KCPError
 
@@ -44,3 +46,45 @@ async def go_process(gopeer: Path, *args: str) -> AsyncIterator[asyncio.subproce
         if proc.returncode is None:
             proc.kill()
         await proc.wait()
+
+
+def ipv6_loopback() -> bool:
+    """Whether this machine can bind a UDP socket on ::1."""
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+def stop_process(proc: subprocess.Popen[str], wait: float = 5) -> None:
+    """Stop a background process: SIGTERM, then SIGKILL if it lingers."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(wait)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def deliver_due(
+    in_flight: list[tuple[int, bool, bytes]], now: int, client: Any, listener: Any, source: Any
+) -> None:
+    """The in-memory link of the sans-IO pair tests: deliver the datagrams of *in_flight*
+    ((arrival ms, to the server?, bytes)) due by *now* in arrival order, the server's from
+    *source*, then run every session timer that is due. *in_flight* keeps the rest."""
+    due = sorted((a for a in in_flight if a[0] <= now), key=lambda a: a[0])
+    in_flight[:] = [a for a in in_flight if a[0] > now]
+    for _, to_server, data in due:
+        if to_server:
+            listener.receive_datagrams([(bytearray(data), source)], now)
+        else:
+            client.receive_datagrams([bytearray(data)], now)
+    for session in [client, *listener.sessions.values()]:
+        deadline = session.get_timer()
+        if deadline is not None and deadline <= now:
+            session.handle_timer(now)

@@ -24,6 +24,7 @@ import pykcp
 from pykcp import Config
 from pykcp.core.listener import ListenerCore
 from pykcp.core.session import Session
+from tests.helpers import deliver_due
 
 CLIENT, SERVER = ("127.0.0.1", 40000), ("127.0.0.1", 50000)
 
@@ -67,17 +68,7 @@ def run(options, seed):
                 received += chunk
             emit(session.datagrams_to_send(now), False)
         now += 7
-        due = sorted((a for a in in_flight if a[0] <= now), key=lambda a: a[0])
-        in_flight[:] = [a for a in in_flight if a[0] > now]
-        for _, to_server, data in due:
-            if to_server:
-                listener.receive_datagrams([(bytearray(data), CLIENT)], now)
-            else:
-                client.receive_datagrams([bytearray(data)], now)
-        for session in [client, *listener.sessions.values()]:
-            deadline = session.get_timer()
-            if deadline is not None and deadline <= now:
-                session.handle_timer(now)
+        deliver_due(in_flight, now, client, listener, CLIENT)
         if not messages and len(received) == sent_total and not client.waitsnd:
             break
     server = next(iter(listener.sessions.values()))

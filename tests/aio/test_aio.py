@@ -20,7 +20,7 @@ from pykcp import (
     SessionClosedError,
 )
 from pykcp.tools.relay import LossyRelay
-from tests.helpers import echo_handler, run
+from tests.helpers import echo_handler, ipv6_loopback, run
 
 KEY = "testkey"
 # sess_test.go uses salsa20 with FEC 10/3, windows 1024, fast3 timing.
@@ -580,18 +580,7 @@ def test_transfer_through_a_lossy_link(fec: bool) -> None:
     run(main, timeout=40)
 
 
-def _ipv6_loopback() -> bool:
-    if not socket.has_ipv6:
-        return False
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as probe:
-            probe.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(not _ipv6_loopback(), reason="::1 unavailable")
+@pytest.mark.skipif(not ipv6_loopback(), reason="::1 unavailable")
 def test_ipv6_echo() -> None:
     async def main() -> None:
         async with await pykcp.start_server(echo_handler, "::1", 0, config=ECHO) as server:
@@ -605,7 +594,7 @@ def test_ipv6_echo() -> None:
     run(main)
 
 
-@pytest.mark.skipif(not _ipv6_loopback(), reason="::1 unavailable")
+@pytest.mark.skipif(not ipv6_loopback(), reason="::1 unavailable")
 def test_dual_stack_listener_serves_ipv4() -> None:
     async def main() -> None:
         async with await pykcp.start_server(echo_handler, "::", 0, config=PLAIN) as server:

@@ -13,6 +13,7 @@ from pykcp import Config, PeerGoneError
 from pykcp.core import trace as tr
 from pykcp.core.listener import ListenerCore
 from pykcp.core.session import Session
+from tests.helpers import deliver_due
 
 CLIENT, SERVER = ("127.0.0.1", 40000), ("127.0.0.1", 50000)
 
@@ -48,17 +49,7 @@ def _lossy_transfer(config: Config, size: int, loss: float, seed: int) -> tuple[
                 if rng.random() >= loss:
                     in_flight.append((now + rng.randrange(5, 40), False, bytes(datagram)))
         now += 5
-        due = [a for a in in_flight if a[0] <= now]
-        in_flight = [a for a in in_flight if a[0] > now]
-        for _, to_server, data in sorted(due, key=lambda a: a[0]):
-            if to_server:
-                listener.receive_datagrams([(bytearray(data), CLIENT)], now)
-            else:
-                client.receive_datagrams([bytearray(data)], now)
-        for session in [client, *listener.sessions.values()]:
-            deadline = session.get_timer()
-            if deadline is not None and deadline <= now:
-                session.handle_timer(now)
+        deliver_due(in_flight, now, client, listener, CLIENT)
         if len(received) == size and not client.waitsnd:
             break
     assert server is not None

@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 
 from pykcp.core.crypt import CIPHER_NAMES
+from tests.helpers import stop_process
 
 pytestmark = pytest.mark.interop
 
@@ -44,13 +45,7 @@ def _pykcp(*args: str) -> list[str]:
 
 def _stop(proc: subprocess.Popen[str]) -> str:
     """Stop a background process (SIGTERM, then SIGKILL); its stderr."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+    stop_process(proc)
     if proc.stderr is None or proc.stderr.closed:
         return ""
     return proc.stderr.read()

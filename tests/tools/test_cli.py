@@ -22,6 +22,7 @@ import pytest
 
 from pykcp.tools.cli import build_parser, config_from_args, main
 from pykcp.tools.relay import LossyRelay
+from tests.helpers import stop_process
 
 KCPTUN_FLAGS = (
     "--crypt",
@@ -67,13 +68,7 @@ def serving(*flags: str, host: str = "127.0.0.1") -> Iterator[tuple[int, subproc
         assert line.startswith(f"LISTEN {host}:"), line
         yield int(line.rsplit(":", 1)[1]), proc
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        stop_process(proc, 10)
 
 
 def run_client(port: int, *flags: str, timeout: float = 60) -> tuple[int, dict[str, Any]]:

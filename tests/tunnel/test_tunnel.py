@@ -37,7 +37,7 @@ from pykcp.tunnel.compress import (
     SnappyProtocol,
 )
 from pykcp.tunnel.config import KCPTUN_CIPHERS, kcptun_cipher, parse_address, split_host_port
-from tests.helpers import echo_handler, run
+from tests.helpers import echo_handler, ipv6_loopback, run
 
 # -- helpers shared with tests/interop/test_kcptun_interop.py --------------------------------
 
@@ -156,16 +156,7 @@ def test_loopback_salsa20_without_fec() -> None:
     run(main)
 
 
-def _ipv6_loopback() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as probe:
-            probe.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(not _ipv6_loopback(), reason="::1 unavailable")
+@pytest.mark.skipif(not ipv6_loopback(), reason="::1 unavailable")
 def test_ipv6_addresses_in_brackets() -> None:
     async def main() -> None:
         async with echo_server() as target:
