@@ -14,6 +14,14 @@ from pykcp.core.errors import KCPError
 
 T = TypeVar("T")
 
+KCPTUN_TIMINGS = [
+    ("normal", (0, 40, 2, 1)),
+    ("fast", (0, 30, 2, 1)),
+    ("fast2", (1, 20, 2, 1)),
+    ("fast3", (1, 10, 2, 1)),
+]
+"""kcptun's modes and their (nodelay, interval, resend, nc)."""
+
 
 def run(make: Callable[[], Awaitable[T]], timeout: float = 60.0) -> T:
     """Run a coroutine on a fresh loop, failing it after *timeout* seconds (never a hang)."""

@@ -8,6 +8,7 @@ import pytest
 
 from pykcp import Config, ConfigError
 from pykcp.core.config import PRESETS
+from tests.helpers import KCPTUN_TIMINGS
 
 
 def test_defaults_are_kcp_go_defaults() -> None:
@@ -20,15 +21,7 @@ def test_defaults_are_kcp_go_defaults() -> None:
     assert config.accept_backlog == 128
 
 
-@pytest.mark.parametrize(
-    ("mode", "timing"),
-    [
-        ("normal", (0, 40, 2, 1)),
-        ("fast", (0, 30, 2, 1)),
-        ("fast2", (1, 20, 2, 1)),
-        ("fast3", (1, 10, 2, 1)),
-    ],
-)
+@pytest.mark.parametrize(("mode", "timing"), KCPTUN_TIMINGS)
 def test_kcptun_presets(mode: str, timing: tuple[int, int, int, int]) -> None:
     assert PRESETS[mode] == timing
     assert Config.preset(mode).timing() == timing

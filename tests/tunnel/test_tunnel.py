@@ -37,7 +37,7 @@ from pykcp.tunnel.compress import (
     SnappyProtocol,
 )
 from pykcp.tunnel.config import KCPTUN_CIPHERS, kcptun_cipher, parse_address, split_host_port
-from tests.helpers import echo_handler, ipv6_loopback, run
+from tests.helpers import KCPTUN_TIMINGS, echo_handler, ipv6_loopback, run
 
 # -- helpers shared with tests/interop/test_kcptun_interop.py --------------------------------
 
@@ -716,14 +716,7 @@ def test_defaults_are_todays_kcptun() -> None:
 
 @pytest.mark.parametrize(
     ("mode", "timing"),
-    [
-        ("normal", (0, 40, 2, 1)),
-        ("fast", (0, 30, 2, 1)),
-        ("fast2", (1, 20, 2, 1)),
-        ("fast3", (1, 10, 2, 1)),
-        ("manual", (1, 15, 3, 1)),
-        ("anything else", (1, 15, 3, 1)),
-    ],
+    [*KCPTUN_TIMINGS, ("manual", (1, 15, 3, 1)), ("anything else", (1, 15, 3, 1))],
 )
 def test_mode_presets_and_manual(mode: str, timing: tuple[int, int, int, int]) -> None:
     config = ClientConfig(mode=mode, nodelay=1, interval=15, resend=3, nc=1)
