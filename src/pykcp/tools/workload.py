@@ -204,7 +204,8 @@ async def _echo(
         while received < total:
             data = await session.read(total - received)
             end = received + len(data)
-            if view[received:end] != data:
+            # (A bytes slice compares with memcmp; a memoryview compares item by item.)
+            if payload[received:end] != data:
                 raise WorkloadError(f"echo differs from what was sent in bytes {received}..{end}")
             received = end
             if progress is not None:
