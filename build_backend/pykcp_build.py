@@ -41,7 +41,12 @@ KERNELS = {
         "src/pykcp/core/crypt/_legacy.pyx",
         "src/pykcp/core/crypt/legacy.c",
     ],
+    "pykcp/core/crypt/_evp": ["src/pykcp/core/crypt/_evp.pyx"],
 }
+# Kernels that need more than a C compiler (here OpenSSL's headers and libcrypto): one that
+# does not build is left out alone, and its users keep their pure-Python path.
+OPTIONAL = {"pykcp.core.crypt._evp"}
+LIBRARIES = {"pykcp/core/crypt/_evp": ["crypto"]}
 
 DIRECTIVES = {
     "language_level": 3,
@@ -85,7 +90,12 @@ def _extensions() -> list[Any]:
         for path in COMPILED
     ]
     modules += [
-        Extension(path.replace("/", "."), sources, extra_compile_args=["-O2"])
+        Extension(
+            path.replace("/", "."),
+            sources,
+            libraries=LIBRARIES.get(path, []),
+            extra_compile_args=["-O2"],
+        )
         for path, sources in KERNELS.items()
     ]
     try:
@@ -139,6 +149,15 @@ class OptionalBuildExt(build_ext):
             super().build_extensions()
         except Exception as exc:
             self._give_up(exc)
+
+    def build_extension(self, ext: Any) -> None:
+        if ext.name not in OPTIONAL:
+            super().build_extension(ext)
+            return
+        try:
+            super().build_extension(ext)
+        except Exception as exc:
+            print(f"pykcp: optional {ext.name} not built ({exc})", file=sys.stderr)
 
     def _give_up(self, exc: BaseException) -> None:
         print(f"pykcp: compiling failed ({exc}): pure Python build", file=sys.stderr)

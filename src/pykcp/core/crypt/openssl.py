@@ -7,6 +7,10 @@ brought back to the state "next keystream block = E(IV)" by feeding them one cho
 context's state after a block is E(that ciphertext block), so feeding the ciphertext IV resets
 it). Every call leaves its context on a block boundary. :meth:`BlockCrypt.encrypt_nonced` lets
 the packet layer skip even the reset (protocol.md §2.7).
+
+A compiled install built with OpenSSL's headers also has :mod:`pykcp.core.crypt._evp`, which
+makes AES's two per-datagram calls (nonced encryption, decryption) from C through EVP, the
+same way, without the Python around them; ``accelerated=False`` keeps AES on ``cryptography``.
 """
 
 from __future__ import annotations
@@ -24,6 +28,12 @@ from cryptography.hazmat.primitives.ciphers.modes import ECB
 from pykcp.core.crypt.base import CFB_IV, BlockCrypt, Buffer, check_key, key_bytes
 from pykcp.core.errors import ConfigError
 from pykcp.core.wire import AEAD_NONCE_SIZE, AEAD_TAG_SIZE
+
+_evp: Any
+try:
+    from pykcp.core.crypt import _evp
+except ImportError:  # pure install, no OpenSSL headers at build time, or PYKCP_NO_EXTENSIONS=1
+    _evp = None
 
 __all__ = [
     "AEADCrypt",
@@ -135,10 +145,19 @@ def _openssl_algorithm(name: str, algorithm: BlockCipherAlgorithm) -> BlockCiphe
 class AESBlockCrypt(_OpenSSLCFB):
     """kcp-go ``NewAESBlockCrypt``: AES-128/192/256 chosen by the key length."""
 
-    def __init__(self, key: bytes) -> None:
+    accelerated = False
+    """Whether the per-datagram calls go through the EVP kernel."""
+
+    def __init__(self, key: bytes, *, accelerated: bool = True) -> None:
         key = check_key("AES", key, (16, 24, 32))
         name = {16: "aes-128", 24: "aes-192", 32: "aes"}[len(key)]
         super().__init__(algorithms.AES(key), name)
+        if accelerated and _evp is not None:
+            kernel = _evp.AESCFB(key, CFB_IV)
+            # Instance attributes: the packet layer looks these up per datagram.
+            self.encrypt_nonced_into = kernel.encrypt_nonced_into  # type: ignore[method-assign]
+            self.decrypt_into = kernel.decrypt_into  # type: ignore[method-assign]
+            self.accelerated = True
 
 
 class SM4BlockCrypt(_OpenSSLCFB):
