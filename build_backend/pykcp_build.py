@@ -42,6 +42,10 @@ KERNELS = {
         "src/pykcp/core/crypt/legacy.c",
     ],
     "pykcp/core/crypt/_evp": ["src/pykcp/core/crypt/_evp.pyx"],
+    "pykcp/core/crypt/_salsa20": [
+        "src/pykcp/core/crypt/_salsa20.pyx",
+        "src/pykcp/core/crypt/salsa20.c",
+    ],
 }
 # Kernels that need more than a C compiler (here OpenSSL's headers and libcrypto): one that
 # does not build is left out alone, and its users keep their pure-Python path.

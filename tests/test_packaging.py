@@ -88,7 +88,12 @@ def test_version_has_one_source(dist: Path) -> None:
         names = set(archive.namelist())
     assert not any(name.endswith((".so", ".html")) for name in names)
     c_files = sorted(name for name in names if name.endswith(".c"))
-    kernels = ["pykcp/core/crc32.c", "pykcp/core/crypt/legacy.c", "pykcp/core/gf256.c"]
+    kernels = [
+        "pykcp/core/crc32.c",
+        "pykcp/core/crypt/legacy.c",
+        "pykcp/core/crypt/salsa20.c",
+        "pykcp/core/gf256.c",
+    ]
     assert c_files == kernels  # the C kernels, not what Cython generates
     assert f"\nVersion: {pykcp.__version__}\n" in metadata
     assert "pykcp/py.typed" in names
@@ -123,6 +128,9 @@ def test_sdist_carries_docs_tests_and_changelog(dist: Path) -> None:
         "src/pykcp/core/crypt/_legacy.pyx",
         "src/pykcp/core/crypt/legacy.c",
         "src/pykcp/core/crypt/legacy.h",
+        "src/pykcp/core/crypt/_salsa20.pyx",
+        "src/pykcp/core/crypt/salsa20.c",
+        "src/pykcp/core/crypt/salsa20.h",
     ):
         assert needed in names, needed
     assert not any(name.startswith("docs/_build") for name in names)

@@ -199,8 +199,9 @@ def test_none_is_identity_and_xor_pad_matches_spec() -> None:
     assert SimpleXORBlockCrypt(b"k").decrypt(out) == long
 
 
-@pytest.mark.parametrize("length", [8, 9, 20, 64, 65, 1500])
+@pytest.mark.parametrize("length", [8, 9, 20, 63, 64, 65, 72, 73, 136, 1350, 1500])
 def test_salsa20_direct_c_path_equals_public_api(length: int) -> None:
+    # Compiled: pykcp's own C Salsa20; pure: pycryptodome's C library through cffi.
     fast = Salsa20BlockCrypt(MASTER)
     public = Salsa20BlockCrypt(MASTER, accelerated=False)
     assert fast.accelerated and not public.accelerated
@@ -257,6 +258,13 @@ def test_twofish_kernel_takes_every_key_size() -> None:
         assert TwofishBlockCrypt(key).encrypt(data) == TwofishBlockCrypt(
             key, accelerated=False
         ).encrypt(data)
+
+
+def test_salsa20_kernel_is_used_by_a_compiled_build() -> None:
+    import pykcp
+    from pykcp.core.crypt import stream
+
+    assert (stream._kernel is not None) == (pykcp.implementation == "compiled")
 
 
 def test_salsa20_short_inputs_pass_through() -> None:
