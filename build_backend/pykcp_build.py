@@ -42,8 +42,8 @@ KERNELS = {
         "src/pykcp/core/crypt/legacy.c",
     ],
     "pykcp/core/crypt/_evp": ["src/pykcp/core/crypt/_evp.pyx"],
-    "pykcp/core/crypt/_salsa20": [
-        "src/pykcp/core/crypt/_salsa20.pyx",
+    "pykcp/core/crypt/_stream": [
+        "src/pykcp/core/crypt/_stream.pyx",
         "src/pykcp/core/crypt/salsa20.c",
     ],
 }

@@ -128,7 +128,7 @@ def test_sdist_carries_docs_tests_and_changelog(dist: Path) -> None:
         "src/pykcp/core/crypt/_legacy.pyx",
         "src/pykcp/core/crypt/legacy.c",
         "src/pykcp/core/crypt/legacy.h",
-        "src/pykcp/core/crypt/_salsa20.pyx",
+        "src/pykcp/core/crypt/_stream.pyx",
         "src/pykcp/core/crypt/salsa20.c",
         "src/pykcp/core/crypt/salsa20.h",
     ):

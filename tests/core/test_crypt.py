@@ -260,11 +260,25 @@ def test_twofish_kernel_takes_every_key_size() -> None:
         ).encrypt(data)
 
 
-def test_salsa20_kernel_is_used_by_a_compiled_build() -> None:
+def test_stream_kernel_is_used_by_a_compiled_build() -> None:
     import pykcp
     from pykcp.core.crypt import stream
 
-    assert (stream._kernel is not None) == (pykcp.implementation == "compiled")
+    compiled = pykcp.implementation == "compiled"
+    assert (stream._kernel is not None) == compiled
+    assert SimpleXORBlockCrypt(MASTER).accelerated == compiled
+
+
+@pytest.mark.parametrize("length", [0, 1, 15, 16, 17, 1350, 1499, 1500, 1501, 1600])
+def test_xor_in_place_equals_the_copying_form(length: int) -> None:
+    # Compiled: the C pad loop; pure: the in-place Python form. Both against encrypt().
+    data = os.urandom(length)
+    for crypt in (SimpleXORBlockCrypt(MASTER), SimpleXORBlockCrypt(MASTER, accelerated=False)):
+        buf = bytearray(data)
+        crypt.encrypt_into(buf)
+        assert bytes(buf) == crypt.encrypt(data)
+        crypt.decrypt_into(buf)
+        assert bytes(buf) == data
 
 
 def test_salsa20_short_inputs_pass_through() -> None:

@@ -10,7 +10,7 @@ from pykcp.core.crypt.base import BlockCrypt, Buffer, key_bytes, xor_bytes
 
 _kernel: Any
 try:
-    from pykcp.core.crypt import _salsa20 as _kernel
+    from pykcp.core.crypt import _stream as _kernel
 except ImportError:  # a pure install, or PYKCP_NO_EXTENSIONS=1
     _kernel = None
 
@@ -30,7 +30,7 @@ class Salsa20BlockCrypt(BlockCrypt):
     Python-level set-up costs more than the keystream. When pycryptodome's C library is
     reachable through cffi, the three C calls are made directly (about twice as fast); the
     direct path must reproduce kcp-go's output on a known vector first, else the public API
-    is used. A compiled install has its own C Salsa20 (:mod:`pykcp.core.crypt._salsa20`),
+    is used. A compiled install has its own C Salsa20 (:mod:`pykcp.core.crypt._stream`),
     which goes first: no Python at all per datagram. ``accelerated=False`` forces the public
     API.
     """
@@ -116,8 +116,15 @@ class SimpleXORBlockCrypt(BlockCrypt):
 
     name = "xor"
 
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes, *, accelerated: bool = True) -> None:
         self._pad = hashlib.pbkdf2_hmac("sha1", key_bytes(key), XOR_SALT, 32, XOR_PAD_SIZE)
+        self.accelerated = accelerated and _kernel is not None
+        if self.accelerated:
+            transform = _kernel.XorPad(self._pad).encrypt_into
+            # Instance attributes: the packet layer looks these up per datagram.
+            self.encrypt_into = transform  # type: ignore[method-assign]
+            self.encrypt_nonced_into = transform  # type: ignore[method-assign]
+            self.decrypt_into = transform  # type: ignore[method-assign]
 
     def encrypt(self, data: Buffer) -> bytes:
         view = memoryview(data)
@@ -126,6 +133,13 @@ class SimpleXORBlockCrypt(BlockCrypt):
         return head if n == len(view) else head + bytes(view[n:])
 
     decrypt = encrypt
+
+    def encrypt_into(self, buf: bytearray | memoryview) -> None:
+        n = min(len(buf), XOR_PAD_SIZE)
+        buf[:n] = xor_bytes(buf, self._pad, n)  # the same length: no resize, no tail copy
+
+    encrypt_nonced_into = encrypt_into
+    decrypt_into = encrypt_into
 
 
 class NoneBlockCrypt(BlockCrypt):

@@ -1,6 +1,6 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
-"""Typed wrapper of the C Salsa20 (salsa20.c) for stream.py: kcp-go's transform of a
-datagram, nonce in bytes 0..7 (compiled builds only)."""
+"""C forms of stream.py's per-datagram transforms, for compiled builds: Salsa20 (salsa20.c)
+and the XOR pad. stream.py keeps the Python forms, which the tests compare these against."""
 
 from libc.stdint cimport uint8_t, uint32_t
 
@@ -24,3 +24,20 @@ cdef class Salsa20:
         """XOR bytes 8.. of *buf* with the keystream of the nonce in bytes 0..7."""
         if buf.shape[0] > 8:
             pykcp_salsa20_xor(self.state, &buf[0], &buf[8], buf.shape[0] - 8)
+
+
+cdef class XorPad:
+    """kcp-go's SimpleXOR transform: XOR with a fixed pad, bytes past the pad unchanged."""
+
+    cdef bytes pad
+
+    def __cinit__(self, bytes pad not None):
+        self.pad = pad
+
+    def encrypt_into(self, uint8_t[::1] buf not None):
+        """XOR the first ``min(len(buf), len(pad))`` bytes of *buf* with the pad."""
+        cdef const uint8_t *pad = self.pad
+        cdef Py_ssize_t n = min(buf.shape[0], len(self.pad))
+        cdef Py_ssize_t i
+        for i in range(n):
+            buf[i] ^= pad[i]
