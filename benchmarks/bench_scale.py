@@ -353,8 +353,10 @@ def scale_run(
     load_seconds: float = 25.0,
     server_api: str = "listen",
     client_processes: int = 1,
+    counters: bool = False,
 ) -> ScaleResult:
-    """One run: server and client processes, connect, idle window, paced echo load."""
+    """One run: server and client processes, connect, idle window, paced echo load
+    (*counters*: print both ends' SNMP counters after the load)."""
     config = config or default_config()
     context = multiprocessing.get_context("spawn")
     server_pipe, server_end = context.Pipe()
@@ -433,6 +435,15 @@ def scale_run(
         elapsed = time.monotonic() - started
         load_server = (cpu_of([server]) - cpu) / elapsed
         load_average = os.getloadavg()
+        if counters:
+            # Both ends' SNMP counters: datagrams one side sent that the other never read
+            # (OutPkts against InPkts) are drops in the kernel's socket buffers.
+            if not go:
+                snmp = _request(server_pipe, "snmp", 30)
+                print("    server", {k: v for k, v in snmp.items() if v}, flush=True)
+            for pipe in client_pipes:
+                pipe.send(("snmp",))
+                print("    client", {k: v for k, v in pipe.recv().items() if v}, flush=True)
 
         for pipe in client_pipes:
             pipe.send(("close",))
@@ -481,6 +492,9 @@ def main() -> None:
     parser.add_argument("--mode", default="fast", help="kcptun preset (default fast)")
     parser.add_argument("--crypt", default=None, help="kcptun cipher name (default none)")
     parser.add_argument("--fec", default="0/0", help="data/parity shards, e.g. 10/3")
+    parser.add_argument(
+        "--counters", action="store_true", help="print both ends' SNMP counters after each load"
+    )
     parser.add_argument("--quick", action="store_true", help="500 sessions, 1 run, short")
     args = parser.parse_args()
     if args.quick:
@@ -506,6 +520,7 @@ def main() -> None:
                 load_seconds=args.load,
                 server_api=name,
                 client_processes=args.clients,
+                counters=args.counters,
             )
             results[name].append(result)
             print(
