@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from pykcp.aio.endpoint import SOL_UDP, UDP_SEGMENT, Batch, Endpoint
+from pykcp.aio.endpoint import MAX_DRAIN, SOL_UDP, UDP_SEGMENT, Batch, Endpoint
 from pykcp.core.snmp import Snmp
 from tests.helpers import run
 
@@ -95,6 +95,46 @@ def test_gro_splits_a_coalesced_read_at_the_segment_size() -> None:
         target.close()
 
     run(main)
+
+
+@pytest.mark.parametrize("gro", [True, False])
+def test_one_readable_callback_drains_many_peers(gro: bool) -> None:
+    # GRO merges one flow's datagrams only: a listener's reads mostly return one datagram
+    # each. A callback must still drain up to MAX_DRAIN of them (it drained 16 with GRO, and
+    # a busy listener's socket overflowed between callbacks).
+    peers = MAX_DRAIN + 44
+
+    async def main() -> list[int]:
+        loop = asyncio.get_running_loop()
+        batches: list[int] = []
+        b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        b.bind(("127.0.0.1", 0))
+        b.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        target = Endpoint(
+            loop, b, owned=True, receiver=lambda batch, now: batches.append(len(batch)),
+            on_error=print, snmp=Snmp(),
+        )  # fmt: skip
+        if not gro and target.gro:
+            b.setsockopt(SOL_UDP, 104, 0)
+            target.gro = False
+        assert target.gro == (gro and LINUX)
+        senders = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(peers)]
+        try:
+            # All sent before the loop first polls the socket: one readable event sees them.
+            for index, sock in enumerate(senders):
+                sock.sendto(bytes([index % 256]) * 120, b.getsockname())
+            for _ in range(200):
+                if sum(batches) == peers:
+                    break
+                await asyncio.sleep(0.01)
+        finally:
+            for sock in senders:
+                sock.close()
+            target.close()
+        return batches
+
+    batches = run(main)
+    assert batches == [MAX_DRAIN, peers - MAX_DRAIN]
 
 
 def test_a_socket_that_refuses_gso_falls_back_to_one_datagram_per_call() -> None:

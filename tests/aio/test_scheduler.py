@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import pykcp
 from pykcp import Config
@@ -154,5 +155,45 @@ def test_idle_sessions_with_keepalives_wake_only_for_them() -> None:
         for client in clients:
             client.close()
         listener.close()
+
+    asyncio.run(main())
+
+
+def test_many_due_sessions_share_the_loop_with_the_sockets() -> None:
+    # Thousands of timers due at once (retransmissions after a stall) run a bounded number
+    # per callback; between callbacks the loop polls its sockets, so a listener keeps
+    # reading instead of letting its receive buffer overflow.
+    from pykcp.aio.scheduler import _MAX_PER_CALLBACK
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        scheduler = Scheduler(loop)
+        log: list[str] = []
+        marks: list[int] = []
+        reader, writer = socket.socketpair()
+        reader.setblocking(False)
+
+        class Sender(Recorder):
+            def on_timer(self, now: int) -> int | None:
+                writer.send(b"x")  # a datagram arrives while the timers run
+                return super().on_timer(now)
+
+        items = [Sender(loop, "0", log)]
+        items += [Recorder(loop, str(i), log) for i in range(1, 2 * _MAX_PER_CALLBACK + 10)]
+        start = now_ms(loop)
+        for item in items:
+            scheduler.schedule(item, start + 5)
+
+        def on_readable() -> None:
+            reader.recv(64)
+            marks.append(len(log))
+
+        loop.add_reader(reader.fileno(), on_readable)
+        await until(lambda: len(log) == len(items))
+        loop.remove_reader(reader.fileno())
+        reader.close()
+        writer.close()
+        assert marks == [_MAX_PER_CALLBACK]  # served right after the first callback's share
+        assert sorted(log, key=int) == [str(i) for i in range(len(items))]
 
     asyncio.run(main())

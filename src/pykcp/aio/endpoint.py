@@ -189,8 +189,11 @@ UDP_SEGMENT: Final = 103
 UDP_GRO: Final = 104
 _GSO_MAX_SEGMENTS: Final = 64  # the kernel's UDP_MAX_SEGMENTS
 _GSO_MAX_BYTES: Final = 65000  # one IP datagram at most carries the whole batch
-_GRO_BUFFER: Final = 65536
-_GRO_RECVS: Final = 16  # coalesced reads per callback (each up to 64 datagrams)
+_GRO_BUFFER: Final = 65536  # the most one coalesced read returns
+# The arena coalesced reads fill one after another: 16 full 64 KiB reads, or MAX_DRAIN single
+# datagrams from different peers (GRO merges only one flow's datagrams, so a listener's reads
+# mostly return one each).
+_GRO_ARENA: Final = 16 * _GRO_BUFFER
 _GSO_ERRORS: Final = frozenset({errno.EIO, errno.EINVAL, errno.ENOPROTOOPT, errno.EOPNOTSUPP})
 _SEGMENT_SIZE = struct.Struct("=H")
 _GRO_SIZE = struct.Struct("=i")
@@ -202,19 +205,20 @@ class _Buffers(threading.local):
 
     A batch is handed over and fully consumed inside one reader callback, and callbacks of one
     loop never overlap, so one set per thread serves any number of sockets. ``single`` holds
-    one datagram each; ``coalesced`` (allocated on first use) holds what GRO merged.
+    one datagram each; ``arena`` (allocated on first use) holds what GRO reads return, each
+    read placed after the one before.
     """
 
     def __init__(self) -> None:
         self.single = [bytearray(_RECV_SIZE) for _ in range(MAX_DRAIN)]
         self.single_views = [memoryview(b) for b in self.single]
-        self._coalesced: list[bytearray] = []
+        self._arena: memoryview | None = None
 
     @property
-    def coalesced(self) -> list[bytearray]:
-        if not self._coalesced:
-            self._coalesced = [bytearray(_GRO_BUFFER) for _ in range(_GRO_RECVS)]
-        return self._coalesced
+    def arena(self) -> memoryview:
+        if self._arena is None:
+            self._arena = memoryview(bytearray(_GRO_ARENA))
+        return self._arena
 
 
 _buffers = _Buffers()
@@ -304,10 +308,17 @@ class Endpoint:
 
     def _read_coalesced(self) -> Batch:
         recvmsg_into = self.sock.recvmsg_into
+        arena = _buffers.arena
+        last = len(arena) - _GRO_BUFFER
+        offset = 0
         batch: Batch = []
-        for buffer in _buffers.coalesced:
+        for _ in range(MAX_DRAIN):  # (bounded even if every read fails transiently)
+            if offset > last or len(batch) >= MAX_DRAIN:
+                break
             try:
-                size, ancillary, flags, addr = recvmsg_into([buffer], _GRO_ANCILLARY)
+                size, ancillary, flags, addr = recvmsg_into(
+                    [arena[offset : offset + _GRO_BUFFER]], _GRO_ANCILLARY
+                )
             except (BlockingIOError, InterruptedError):
                 break
             except OSError as exc:
@@ -315,7 +326,6 @@ class Endpoint:
                     continue
                 self._on_error(exc)
                 return []
-            view = memoryview(buffer)
             step = size
             for level, kind, data in ancillary:
                 if level == SOL_UDP and kind == UDP_GRO and len(data) >= _GRO_SIZE.size:
@@ -323,10 +333,10 @@ class Endpoint:
             if flags & socket.MSG_TRUNC:
                 self._snmp.InErrs += 1  # longer than any datagram a KCP peer sends
                 continue
-            for start in range(0, size, step):
-                batch.append((view[start : min(start + step, size)], addr))
-            if len(batch) >= MAX_DRAIN:
-                break
+            end = offset + size
+            for start in range(offset, end, step):
+                batch.append((arena[start : min(start + step, end)], addr))
+            offset = end
         return batch
 
     def send(self, datagrams: Sequence[bytes | bytearray], addr: Address, snmp: Snmp) -> None:

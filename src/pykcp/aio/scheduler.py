@@ -21,6 +21,12 @@ __all__ = ["Scheduler", "Timed", "get_scheduler", "now_ms"]
 
 logger = logging.getLogger(__name__)
 
+# Sessions one timer callback runs at most. When many are due at once (thousands of
+# retransmission timers after a stall), the rest run in the next callback, after the loop has
+# polled the sockets: a listener keeps draining its socket instead of letting it overflow
+# (protocol.md §6.3).
+_MAX_PER_CALLBACK = 256
+
 
 class Timed(Protocol):
     """Something the scheduler can wake: a session adapter."""
@@ -93,12 +99,14 @@ class Scheduler:
     def _run_due(self, now: int) -> None:
         heap = self._heap
         scheduled = self._scheduled
-        while heap and heap[0][0] <= now:
+        budget = _MAX_PER_CALLBACK
+        while heap and heap[0][0] <= now and budget:
             deadline, _, item = heapq.heappop(heap)
             key = id(item)
             if scheduled.get(key) != deadline:
                 continue  # superseded by an earlier entry, or cancelled
             del scheduled[key]
+            budget -= 1
             try:
                 following = item.on_timer(now)
             except Exception:  # one broken session must not stop every other session's timer
