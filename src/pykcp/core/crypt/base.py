@@ -11,6 +11,7 @@ AES-GCM mode (12-byte nonce, 16-byte tag, no associated data).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Final
 
 from pykcp.core.errors import ConfigError
@@ -71,6 +72,25 @@ class BlockCrypt(ABC):
     def decrypt_into(self, buf: bytearray | memoryview) -> None:
         """:meth:`decrypt` of *buf*, in place."""
         buf[:] = self.decrypt(buf)
+
+    def _route_to_kernel(
+        self,
+        encrypt_into: Callable[[bytearray | memoryview], None],
+        decrypt_into: Callable[[bytearray | memoryview], None],
+        *,
+        exact: bool = True,
+    ) -> None:
+        """Send the in-place forms straight to a C kernel's bound methods.
+
+        They become instance attributes, which the packet layer looks up per datagram: no
+        Python frame between it and the kernel. *exact*: *encrypt_into* is kcp-go's
+        ``Encrypt`` itself, so it serves :meth:`encrypt_into` too, not only
+        :meth:`encrypt_nonced_into` (which AES-CFB's kernel alone may serve, protocol.md §2.7).
+        """
+        self.encrypt_nonced_into = encrypt_into  # type: ignore[method-assign, assignment]
+        if exact:
+            self.encrypt_into = encrypt_into  # type: ignore[method-assign, assignment]
+        self.decrypt_into = decrypt_into  # type: ignore[method-assign, assignment]
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"

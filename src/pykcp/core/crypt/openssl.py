@@ -154,9 +154,7 @@ class AESBlockCrypt(_OpenSSLCFB):
         super().__init__(algorithms.AES(key), name)
         if accelerated and _evp is not None:
             kernel = _evp.AESCFB(key, CFB_IV)
-            # Instance attributes: the packet layer looks these up per datagram.
-            self.encrypt_nonced_into = kernel.encrypt_nonced_into  # type: ignore[method-assign]
-            self.decrypt_into = kernel.decrypt_into  # type: ignore[method-assign]
+            self._route_to_kernel(kernel.encrypt_nonced_into, kernel.decrypt_into, exact=False)
             self.accelerated = True
 
 

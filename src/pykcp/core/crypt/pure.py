@@ -39,13 +39,13 @@ class _PythonCFB(BlockCrypt):
     """
 
     _block_size: int
-    _fast: Any = None
     accelerated = False
     """Whether the C kernel runs the blocks."""
 
     def _use_kernel(self, accelerated: bool, schedule: Sequence[int]) -> None:
         if accelerated and _kernel is not None:
-            self._fast = _kernel.CFB(self.name, self._iv, schedule)
+            kernel = _kernel.CFB(self.name, self._iv, schedule)
+            self._route_to_kernel(kernel.encrypt_into, kernel.decrypt_into)
             self.accelerated = True
 
     @abstractmethod
@@ -60,9 +60,9 @@ class _PythonCFB(BlockCrypt):
         """The block cipher applied to each block of *blocks* independently."""
 
     def encrypt(self, data: Buffer) -> bytes:
-        if self._fast is not None:
+        if self.accelerated:
             out = bytearray(data)
-            self._fast.encrypt_into(out)
+            self.encrypt_into(out)
             return bytes(out)
         view = memoryview(data).cast("B")
         size = self._block_size
@@ -74,9 +74,9 @@ class _PythonCFB(BlockCrypt):
         return body
 
     def decrypt(self, data: Buffer) -> bytes:
-        if self._fast is not None:
+        if self.accelerated:
             out = bytearray(data)
-            self._fast.decrypt_into(out)
+            self.decrypt_into(out)
             return bytes(out)
         view = memoryview(data).cast("B")
         length = len(view)
@@ -88,19 +88,8 @@ class _PythonCFB(BlockCrypt):
         keystream = self._keystream(self._iv + bytes(view[: (blocks - 1) * size]))
         return xor_bytes(view, keystream, length)
 
-    def encrypt_into(self, buf: bytearray | memoryview) -> None:
-        if self._fast is not None:
-            self._fast.encrypt_into(buf)
-        else:
-            buf[:] = self.encrypt(buf)
-
-    encrypt_nonced_into = encrypt_into
-
-    def decrypt_into(self, buf: bytearray | memoryview) -> None:
-        if self._fast is not None:
-            self._fast.decrypt_into(buf)
-        else:
-            buf[:] = self.decrypt(buf)
+    # The Python blocks' exact encryption is a valid nonced one: no joined copy first.
+    encrypt_nonced_into = BlockCrypt.encrypt_into
 
     _iv: bytes
 

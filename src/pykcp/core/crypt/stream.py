@@ -46,10 +46,7 @@ class Salsa20BlockCrypt(BlockCrypt):
         self.accelerated = self._raw is not None
         if accelerated and _kernel is not None:
             transform = _kernel.Salsa20(self._key).encrypt_into
-            # Instance attributes: the packet layer looks these up per datagram.
-            self.encrypt_into = transform  # type: ignore[method-assign]
-            self.encrypt_nonced_into = transform  # type: ignore[method-assign]
-            self.decrypt_into = transform  # type: ignore[method-assign]
+            self._route_to_kernel(transform, transform)
             self.accelerated = True
 
     def encrypt(self, data: Buffer) -> bytes:
@@ -121,10 +118,7 @@ class SimpleXORBlockCrypt(BlockCrypt):
         self.accelerated = accelerated and _kernel is not None
         if self.accelerated:
             transform = _kernel.XorPad(self._pad).encrypt_into
-            # Instance attributes: the packet layer looks these up per datagram.
-            self.encrypt_into = transform  # type: ignore[method-assign]
-            self.encrypt_nonced_into = transform  # type: ignore[method-assign]
-            self.decrypt_into = transform  # type: ignore[method-assign]
+            self._route_to_kernel(transform, transform)
 
     def encrypt(self, data: Buffer) -> bytes:
         view = memoryview(data)
