@@ -22,11 +22,12 @@ import argparse
 import json
 import os
 import socket
-import struct
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from pykcp.core.kcp import CMD_PUSH, HEADER
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "flood-test"
@@ -71,7 +72,7 @@ asyncio.run(main())
 
 def _push(conv: int, payload: bytes) -> bytes:
     """A client's first datagram: PUSH sn 0 of a new conversation (protocol.md §1.1)."""
-    return struct.pack("<IBBHIIII", conv, 81, 0, 1024, 0, 0, 0, len(payload)) + payload
+    return HEADER.pack(conv, CMD_PUSH, 0, 1024, 0, 0, 0, len(payload)) + payload
 
 
 def _captured_aes_datagram() -> bytes:

@@ -1,5 +1,5 @@
 # C inlines of _bytes.py for the compiled build (modules cimport them; _bytes.py is what pure
-# Python runs). crc32() is crc32.c's slicing-by-8 CRC-32, linked into each user.
+# Python runs). crc32() is crc32.c's CRC-32 (PCLMULQDQ or slicing by 8), linked into each user.
 
 cdef extern from "crc32.h":
     unsigned int pykcp_crc32(const unsigned char *data, size_t size) nogil

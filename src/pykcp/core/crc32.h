@@ -1,5 +1,6 @@
-/* CRC-32 (IEEE 802.3, reflected, the one kcp-go and zlib compute), slicing by 8 bytes.
- * pykcp's compiled build checksums every datagram with it; the pure build uses zlib's. */
+/* CRC-32 (IEEE 802.3, reflected, the one kcp-go and zlib compute): PCLMULQDQ folding where
+ * the CPU has it, slicing by 8 bytes otherwise (crc32.c). pykcp's compiled build checksums
+ * every datagram with it; the pure build uses zlib's. */
 #ifndef PYKCP_CRC32_H
 #define PYKCP_CRC32_H
 
