@@ -137,6 +137,38 @@ def test_one_readable_callback_drains_many_peers(gro: bool) -> None:
     assert batches == [MAX_DRAIN, peers - MAX_DRAIN]
 
 
+@pytest.mark.parametrize("gro", [True, False])
+def test_an_empty_datagram_is_passed_up_like_any_other(gro: bool) -> None:
+    # Anyone can send a zero-length datagram; the GRO read once raised on it (a zero segment
+    # size) inside the event loop. The layers above count it as a drop.
+    async def main() -> tuple[list[bytes], list[dict[str, object]]]:
+        loop = asyncio.get_running_loop()
+        errors: list[dict[str, object]] = []
+        loop.set_exception_handler(lambda _, context: errors.append(context))
+        got: list[bytes] = []
+        b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        b.bind(("127.0.0.1", 0))
+        target = Endpoint(
+            loop, b, owned=True, receiver=lambda batch, now: got.extend(bytes(v) for v, _ in batch),
+            on_error=print, snmp=Snmp(),
+        )  # fmt: skip
+        if not gro and target.gro:
+            b.setsockopt(SOL_UDP, 104, 0)
+            target.gro = False
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as a:
+            for data in (b"", b"after", b""):
+                a.sendto(data, b.getsockname())
+            for _ in range(100):
+                if len(got) == 3:
+                    break
+                await asyncio.sleep(0.01)
+        target.close()
+        return got, errors
+
+    got, errors = run(main)
+    assert got == [b"", b"after", b""] and errors == []
+
+
 def test_a_socket_that_refuses_gso_falls_back_to_one_datagram_per_call() -> None:
     class Refusing(socket.socket):
         def sendmsg(self, *args: object, **kwargs: object) -> int:

@@ -333,6 +333,9 @@ class Endpoint:
             if flags & socket.MSG_TRUNC:
                 self._snmp.InErrs += 1  # longer than any datagram a KCP peer sends
                 continue
+            if not size:  # an empty datagram: passed up as one, as a plain read does
+                batch.append((arena[offset:offset], addr))
+                continue
             end = offset + size
             for start in range(offset, end, step):
                 batch.append((arena[start : min(start + step, end)], addr))
